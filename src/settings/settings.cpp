@@ -17,7 +17,7 @@ std::vector<Setting> make_table() {
       {Id::cache, "KGET_CACHE", {"KERNELS_CACHE", "HF_HUB_CACHE"}, "",
        "Cache root in the Hugging Face hub layout (else $HF_HOME/hub, ~/.cache/huggingface/hub)."},
       {Id::token, "KGET_TOKEN", {"HF_TOKEN"}, "",
-       "Bearer token for the registry (else the Hugging Face token file)."},
+       "Bearer token for the registry (else the Hugging Face token file).", true},
       {Id::local_kernels, "KGET_LOCAL_KERNELS", {"LOCAL_KERNELS"}, "",
        "org/name=path:... load these local builds instead of fetching."},
       {Id::device, "KGET_DEVICE", {}, "0",

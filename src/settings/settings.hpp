@@ -35,6 +35,7 @@ struct Setting {
   std::array<std::string_view, 3> fallbacks; // other variables read in order when `name` is unset
   std::string_view default_text;            // shown when nothing is set ("" = unset)
   std::string_view description;
+  bool secret = false; // the value is never printed
 };
 
 // All settings, in the order `kget env` prints them.

@@ -1,0 +1,61 @@
+// Compatibility of one variant with the host: an ordered value. Incompatible (with the rule that
+// failed, a reason and a hint) sorts below compatible (with a priority); the resolver takes the
+// maximum, and when nothing fits it shows the nearest misses first.
+#pragma once
+
+#include "host/host.hpp"
+#include "metadata/metadata.hpp"
+#include "resolve/device_choice.hpp"
+
+#include <compare>
+#include <optional>
+#include <string>
+
+namespace kget::resolve {
+
+// The rules in the order they are checked, from the farthest miss to the nearest: a variant that
+// fails only the GPU-architecture rule is closer to fitting than one built for another OS.
+enum class Rule {
+  variant_name,   // not a kget variant name, or one kget cannot load
+  framework,      // built for PyTorch/Python or TVM-FFI
+  metadata,       // metadata.json missing, malformed, or contradicting the name
+  os,             // built for another OS
+  cpu_arch,       // built for another CPU architecture
+  abi,            // another kget C ABI major
+  symbol_versions, // needs newer GLIBC/GLIBCXX/CXXABI than the host provides
+  cpu_features,    // needs CPU features the host lacks
+  device_choice,   // the caller asked for another kind of device
+  cuda_driver,     // no CUDA driver, or one too old for the toolkit
+  cuda_device,     // no such CUDA device
+  gpu_arch,        // no SASS or usable PTX for the device's compute capability
+};
+const char* to_string(Rule rule);
+
+// Among compatible variants, the larger priority wins; members compare in order.
+struct Priority {
+  int code_tier = 0;  // 3 exact SASS, 2 family SASS, 1 PTX JIT, 0 CPU
+  int arch_score = 0; // closeness of the matched target to the device (higher = closer)
+  util::MajorMinor toolkit; // newer toolkit preferred among equal code
+  int cpu_feature_count = 0; // more specialised CPU build preferred
+  auto operator<=>(const Priority&) const = default;
+};
+
+struct Verdict {
+  std::string variant;
+  std::optional<Priority> priority; // set exactly when compatible
+  Rule rule = Rule::variant_name;   // the failed rule when incompatible
+  std::string reason;               // why it fits (or does not)
+  std::string hint;                 // what would make it fit; may be empty
+
+  bool compatible() const { return priority.has_value(); }
+};
+
+// The verdict on variant `name` with its metadata (or the failure reading it).
+Verdict judge(const std::string& name, const Result<metadata::VariantMetadata>& metadata,
+              const host::HostInfo& host, const DeviceChoice& device);
+
+// Incompatible < compatible; among incompatible, nearer rules are greater; among compatible,
+// higher priority is greater. Ties compare equal.
+std::strong_ordering compare(const Verdict& a, const Verdict& b);
+
+} // namespace kget::resolve

@@ -1,0 +1,70 @@
+#include "util/fs.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace kget::util {
+
+namespace {
+
+class FileDescriptor {
+public:
+  explicit FileDescriptor(int fd) : m_fd(fd) {}
+  ~FileDescriptor() {
+    if (m_fd >= 0) {
+      ::close(m_fd);
+    }
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return m_fd; }
+
+private:
+  int m_fd;
+};
+
+} // namespace
+
+Result<std::string> read_file(const std::filesystem::path& path, size_t max_size) {
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    int error = errno;
+    return fail(error == ENOENT ? ErrorKind::not_found : ErrorKind::io, "cannot open {}: {}",
+                path.string(), std::strerror(error));
+  }
+  struct stat info {};
+  if (::fstat(fd.get(), &info) != 0) {
+    return fail(ErrorKind::io, "cannot stat {}: {}", path.string(), std::strerror(errno));
+  }
+  if (S_ISDIR(info.st_mode)) {
+    return fail(ErrorKind::io, "cannot read {}: it is a directory", path.string());
+  }
+  if (static_cast<size_t>(info.st_size) > max_size) {
+    return fail(ErrorKind::io, "{} is {} bytes, more than the {} allowed", path.string(),
+                info.st_size, max_size);
+  }
+  std::string content;
+  char buffer[65536];
+  while (true) {
+    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return fail(ErrorKind::io, "cannot read {}: {}", path.string(), std::strerror(errno));
+    }
+    if (n == 0) {
+      return content;
+    }
+    content.append(buffer, static_cast<size_t>(n));
+    if (content.size() > max_size) {
+      return fail(ErrorKind::io, "{} is larger than the {} bytes allowed", path.string(),
+                  max_size);
+    }
+  }
+}
+
+} // namespace kget::util
