@@ -1,0 +1,291 @@
+#include "host/elf_versions.hpp"
+
+#include <bit>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <elf.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace kget::host {
+
+namespace {
+
+// A section larger than this is not a version table or its string table, whatever it claims; the
+// limit keeps a lying header from making us allocate gigabytes.
+constexpr std::uint64_t k_max_section_size = std::uint64_t{256} << 20;
+
+// Bytes of an ELF file, wherever they live. Callers check ranges against size() before reading.
+class ByteSource {
+public:
+  virtual ~ByteSource() = default;
+  virtual std::uint64_t size() const = 0;
+  // Reads exactly `length` bytes at `offset`; false on an I/O error or a short read.
+  virtual bool read(std::uint64_t offset, std::size_t length, char* out) const = 0;
+};
+
+class MemorySource final : public ByteSource {
+public:
+  explicit MemorySource(std::string_view image) : m_image(image) {}
+  std::uint64_t size() const override { return m_image.size(); }
+  bool read(std::uint64_t offset, std::size_t length, char* out) const override {
+    std::memcpy(out, m_image.data() + offset, length);
+    return true;
+  }
+
+private:
+  std::string_view m_image;
+};
+
+// Reads only the parts needed (header, section headers, two sections), not the whole library.
+class FileSource final : public ByteSource {
+public:
+  FileSource(int fd, std::uint64_t size) : m_fd(fd), m_size(size) {}
+  std::uint64_t size() const override { return m_size; }
+  bool read(std::uint64_t offset, std::size_t length, char* out) const override {
+    while (length > 0) {
+      ssize_t got = ::pread(m_fd, out, length, static_cast<off_t>(offset));
+      if (got < 0 && errno == EINTR) {
+        continue;
+      }
+      if (got == 0) {
+        errno = EIO; // the file shrank under us
+        return false;
+      }
+      if (got < 0) {
+        return false;
+      }
+      out += got;
+      offset += static_cast<std::uint64_t>(got);
+      length -= static_cast<std::size_t>(got);
+    }
+    return true;
+  }
+
+private:
+  int m_fd;
+  std::uint64_t m_size;
+};
+
+class FileDescriptor {
+public:
+  explicit FileDescriptor(int fd) : m_fd(fd) {}
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  ~FileDescriptor() {
+    if (m_fd >= 0) {
+      ::close(m_fd);
+    }
+  }
+  int get() const { return m_fd; }
+
+private:
+  int m_fd;
+};
+
+class VersionDefinitionReader {
+public:
+  VersionDefinitionReader(const ByteSource& source, std::string_view name)
+      : m_source(source), m_name(name) {}
+
+  Result<std::vector<std::string>> read() {
+    KGET_TRY_ASSIGN(Elf64_Ehdr header, read_header());
+    KGET_TRY_ASSIGN(std::vector<Elf64_Shdr> sections, read_section_headers(header));
+    for (const auto& section : sections) {
+      if (section.sh_type == SHT_GNU_verdef) {
+        return read_definitions(section, sections);
+      }
+    }
+    return std::vector<std::string>{};
+  }
+
+private:
+  std::unexpected<Failure> corrupt(std::string_view what) const {
+    return fail(ErrorKind::abi, "{}: truncated or corrupt ELF file: {}", m_name, what);
+  }
+
+  // The range lies inside the file and is of a plausible size.
+  Result<void> check_range(std::uint64_t offset, std::uint64_t length,
+                           std::string_view what) const {
+    std::uint64_t end = 0;
+    if (__builtin_add_overflow(offset, length, &end) || end > m_source.size()) {
+      return fail(ErrorKind::abi,
+                  "{}: truncated or corrupt ELF file: {} at offset {} ({} bytes) lies outside "
+                  "the file ({} bytes)",
+                  m_name, what, offset, length, m_source.size());
+    }
+    if (length > k_max_section_size) {
+      return corrupt(fmt::format("{} claims {} bytes", what, length));
+    }
+    return {};
+  }
+
+  Result<void> read_into(std::uint64_t offset, std::uint64_t length, void* out,
+                         std::string_view what) const {
+    KGET_TRY(check_range(offset, length, what));
+    if (!m_source.read(offset, static_cast<std::size_t>(length), static_cast<char*>(out))) {
+      return fail(ErrorKind::io, "{}: cannot read {} bytes at offset {}: {}", m_name, length,
+                  offset, std::strerror(errno));
+    }
+    return {};
+  }
+
+  Result<std::string> read_bytes(std::uint64_t offset, std::uint64_t length,
+                                 std::string_view what) const {
+    KGET_TRY(check_range(offset, length, what));
+    std::string bytes(static_cast<std::size_t>(length), '\0');
+    KGET_TRY(read_into(offset, length, bytes.data(), what));
+    return bytes;
+  }
+
+  template <class T>
+  Result<T> read_object(std::uint64_t offset, std::string_view what) const {
+    T object{};
+    KGET_TRY(read_into(offset, sizeof(T), &object, what));
+    return object;
+  }
+
+  Result<Elf64_Ehdr> read_header() const {
+    if (m_source.size() < EI_NIDENT) {
+      return fail(ErrorKind::abi, "{}: not an ELF file ({} bytes, too short)", m_name,
+                  m_source.size());
+    }
+    KGET_TRY_ASSIGN(std::string ident, read_bytes(0, EI_NIDENT, "ELF identification"));
+    if (std::memcmp(ident.data(), ELFMAG, SELFMAG) != 0) {
+      return fail(ErrorKind::abi, "{}: not an ELF file (no ELF magic number)", m_name);
+    }
+    auto elf_class = static_cast<unsigned char>(ident[EI_CLASS]);
+    if (elf_class == ELFCLASS32) {
+      return fail(ErrorKind::abi, "{}: 32-bit ELF (ELFCLASS32) is not supported, only ELFCLASS64",
+                  m_name);
+    }
+    if (elf_class != ELFCLASS64) {
+      return fail(ErrorKind::abi, "{}: unknown ELF class {}", m_name, elf_class);
+    }
+    auto native = std::endian::native == std::endian::little ? ELFDATA2LSB : ELFDATA2MSB;
+    if (static_cast<unsigned char>(ident[EI_DATA]) != native) {
+      return fail(ErrorKind::abi, "{}: ELF byte order {} differs from this machine's", m_name,
+                  static_cast<unsigned char>(ident[EI_DATA]));
+    }
+    return read_object<Elf64_Ehdr>(0, "ELF header");
+  }
+
+  Result<std::vector<Elf64_Shdr>> read_section_headers(const Elf64_Ehdr& header) const {
+    if (header.e_shoff == 0) {
+      return std::vector<Elf64_Shdr>{}; // no section table: nothing to read versions from
+    }
+    if (header.e_shentsize < sizeof(Elf64_Shdr)) {
+      return corrupt(fmt::format("section header size {} is smaller than {}", header.e_shentsize,
+                                 sizeof(Elf64_Shdr)));
+    }
+    std::uint64_t count = header.e_shnum;
+    if (count == 0) {
+      // More than SHN_LORESERVE sections: the real count is in section 0's sh_size.
+      KGET_TRY_ASSIGN(auto first, read_object<Elf64_Shdr>(header.e_shoff, "section header 0"));
+      count = first.sh_size;
+    }
+    std::uint64_t table_size = 0;
+    if (__builtin_mul_overflow(count, std::uint64_t{header.e_shentsize}, &table_size)) {
+      return corrupt(fmt::format("{} section headers overflow", count));
+    }
+    KGET_TRY_ASSIGN(std::string table, read_bytes(header.e_shoff, table_size, "section headers"));
+    std::vector<Elf64_Shdr> sections(static_cast<std::size_t>(count));
+    for (std::size_t i = 0; i < sections.size(); ++i) {
+      std::memcpy(&sections[i], table.data() + i * header.e_shentsize, sizeof(Elf64_Shdr));
+    }
+    return sections;
+  }
+
+  Result<std::vector<std::string>> read_definitions(const Elf64_Shdr& verdef,
+                                                    const std::vector<Elf64_Shdr>& sections) const {
+    if (verdef.sh_link >= sections.size() || sections[verdef.sh_link].sh_type != SHT_STRTAB) {
+      return corrupt(fmt::format("version definitions link to section {}, not a string table",
+                                 verdef.sh_link));
+    }
+    const Elf64_Shdr& strtab = sections[verdef.sh_link];
+    KGET_TRY_ASSIGN(std::string table,
+                    read_bytes(verdef.sh_offset, verdef.sh_size, "version definition section"));
+    KGET_TRY_ASSIGN(std::string strings,
+                    read_bytes(strtab.sh_offset, strtab.sh_size, "version string table"));
+
+    std::vector<std::string> names;
+    std::uint64_t offset = 0;
+    while (true) {
+      KGET_TRY_ASSIGN(auto definition,
+                      object_in<Elf64_Verdef>(table, offset, "version definition"));
+      if (definition.vd_version != VER_DEF_CURRENT) {
+        return corrupt(fmt::format("version definition revision {} at offset {}",
+                                   definition.vd_version, offset));
+      }
+      if (definition.vd_cnt == 0) {
+        return corrupt(fmt::format("version definition at offset {} has no name", offset));
+      }
+      // The first auxiliary entry names the version; any further ones name its parents.
+      std::uint64_t aux_offset = offset + definition.vd_aux; // both < 2^33: no overflow
+      KGET_TRY_ASSIGN(auto aux, object_in<Elf64_Verdaux>(table, aux_offset, "version name entry"));
+      KGET_TRY_ASSIGN(std::string name, string_in(strings, aux.vda_name));
+      if ((definition.vd_flags & VER_FLG_BASE) == 0) {
+        names.push_back(std::move(name));
+      }
+      if (definition.vd_next == 0) {
+        return names;
+      }
+      offset += definition.vd_next; // strictly increasing, so the walk ends at the bounds check
+    }
+  }
+
+  template <class T>
+  Result<T> object_in(const std::string& table, std::uint64_t offset, std::string_view what) const {
+    if (offset > table.size() || table.size() - offset < sizeof(T)) {
+      return corrupt(fmt::format("{} at offset {} lies outside its section ({} bytes)", what,
+                                 offset, table.size()));
+    }
+    T object;
+    std::memcpy(&object, table.data() + offset, sizeof(T));
+    return object;
+  }
+
+  Result<std::string> string_in(const std::string& strings, std::uint64_t offset) const {
+    if (offset >= strings.size()) {
+      return corrupt(fmt::format("version name at offset {} lies outside the string table ({} "
+                                 "bytes)",
+                                 offset, strings.size()));
+    }
+    auto end = strings.find('\0', static_cast<std::size_t>(offset));
+    if (end == std::string::npos) {
+      return corrupt(fmt::format("version name at offset {} is not terminated", offset));
+    }
+    return strings.substr(static_cast<std::size_t>(offset), end - static_cast<std::size_t>(offset));
+  }
+
+  const ByteSource& m_source;
+  std::string_view m_name;
+};
+
+} // namespace
+
+Result<std::vector<std::string>> read_version_definitions(const std::string& path) {
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    return fail(ErrorKind::io, "{}: cannot open: {}", path, std::strerror(errno));
+  }
+  struct stat info {};
+  if (::fstat(fd.get(), &info) != 0) {
+    return fail(ErrorKind::io, "{}: cannot stat: {}", path, std::strerror(errno));
+  }
+  if (!S_ISREG(info.st_mode)) {
+    return fail(ErrorKind::io, "{}: not a regular file", path);
+  }
+  FileSource source(fd.get(), static_cast<std::uint64_t>(info.st_size));
+  return VersionDefinitionReader(source, path).read();
+}
+
+Result<std::vector<std::string>> parse_version_definitions(std::string_view image,
+                                                           std::string_view name) {
+  MemorySource source(image);
+  return VersionDefinitionReader(source, name).read();
+}
+
+} // namespace kget::host

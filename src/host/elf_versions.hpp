@@ -1,0 +1,27 @@
+// The symbol versions a shared library defines (its SHT_GNU_verdef section), read from the ELF file
+// itself rather than through the dynamic loader, so that any library on disk can be inspected and
+// a damaged file is reported instead of loaded. Used for the host's libc/libstdc++ and by the
+// builder and `kget check` for kernel libraries.
+#pragma once
+
+#include "util/result.hpp"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kget::host {
+
+// The version names defined by the ELF shared object at `path`, e.g. "GLIBC_2.17", in the order
+// the file lists them, without the base definition (the library's own soname). A library without
+// a version-definition section gives an empty list. Only 64-bit little-endian ELF is supported.
+// Errors: ErrorKind::io when the file cannot be read, ErrorKind::abi when it is not a well-formed
+// ELF file (every offset and size is checked against the file, so garbage gives an error).
+Result<std::vector<std::string>> read_version_definitions(const std::string& path);
+
+// The same over an image of the whole file already in memory (for fuzzing and tests); `name`
+// only appears in error messages.
+Result<std::vector<std::string>> parse_version_definitions(std::string_view image,
+                                                           std::string_view name);
+
+} // namespace kget::host
