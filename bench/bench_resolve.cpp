@@ -3,10 +3,9 @@
 #include "metadata/metadata.hpp"
 #include "resolve/resolver.hpp"
 
+#include <array>
 #include <benchmark/benchmark.h>
 #include <nlohmann/json.hpp>
-
-#include <array>
 
 using namespace kget;
 
@@ -31,9 +30,10 @@ std::vector<resolve::Candidate> make_candidates(int count) {
   constexpr std::array toolkits = {util::MajorMinor{11, 8}, util::MajorMinor{12, 6},
                                    util::MajorMinor{12, 8}, util::MajorMinor{12, 9},
                                    util::MajorMinor{13, 0}};
-  constexpr std::array<const char*, 4> sass_sets[] = {
-      {"sm_80", "sm_86", "sm_89", "sm_90"}, {"sm_90a", "sm_100a", "sm_80", "sm_75"},
-      {"sm_75", "sm_80", "sm_86", "sm_120"}, {"sm_100f", "sm_120", "sm_103a", "sm_89"}};
+  constexpr std::array<const char*, 4> sass_sets[] = {{"sm_80", "sm_86", "sm_89", "sm_90"},
+                                                      {"sm_90a", "sm_100a", "sm_80", "sm_75"},
+                                                      {"sm_75", "sm_80", "sm_86", "sm_120"},
+                                                      {"sm_100f", "sm_120", "sm_103a", "sm_89"}};
   std::vector<resolve::Candidate> out;
   for (int i = 0; i < count; ++i) {
     util::MajorMinor toolkit = toolkits[static_cast<size_t>(i) % toolkits.size()];

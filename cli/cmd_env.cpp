@@ -1,21 +1,15 @@
 // kget env: what kget sees on this host, and every setting with its value and origin.
 #include "commands.hpp"
-
 #include "host/host.hpp"
 #include "settings/settings.hpp"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
-
 #include <memory>
+#include <nlohmann/json.hpp>
 
 namespace kget::cli {
 
 namespace {
-
-std::string dotted(util::MajorMinor version) {
-  return fmt::format("{}.{}", version.major, version.minor);
-}
 
 std::string gib(std::uint64_t bytes) {
   return fmt::format("{:.1f} GiB", static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0));
@@ -39,13 +33,14 @@ void print_cuda(const host::CudaInfo& cuda) {
   if (!cuda.available) {
     fmt::print("CUDA:      none ({})\n", cuda.unavailable_reason);
   } else {
-    fmt::print("CUDA:      driver for CUDA {}{}, {} device(s)  [{}]\n", dotted(cuda.driver_version),
+    fmt::print("CUDA:      driver for CUDA {}{}, {} device(s)  [{}]\n",
+               util::to_string(cuda.driver_version),
                cuda.driver_release.empty() ? "" : " (release " + cuda.driver_release + ")",
                cuda.devices.size(), cuda.source);
   }
   for (const auto& device : cuda.devices) {
     fmt::print("  cuda:{}   {}, compute capability {}, {} SMs, {}{}\n", device.ordinal, device.name,
-               dotted(device.capability), device.sm_count, gib(device.total_memory),
+               util::to_string(device.capability), device.sm_count, gib(device.total_memory),
                device.uuid.empty() ? "" : ", " + device.uuid);
   }
 }
@@ -105,7 +100,8 @@ nlohmann::json settings_json(const settings::Environment& env) {
 } // namespace
 
 Command add_env_command(CLI::App& app) {
-  auto* subcommand = app.add_subcommand("env", "Show what kget detects on this host and its settings");
+  auto* subcommand =
+      app.add_subcommand("env", "Show what kget detects on this host and its settings");
   auto json = std::make_shared<bool>(false);
   subcommand->add_flag("--json", *json, "Print a stable JSON document");
   return {subcommand, [json]() -> Result<int> {

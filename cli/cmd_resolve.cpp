@@ -1,14 +1,12 @@
 // kget resolve: which variant of a kernel this host would load, and why.
 #include "commands.hpp"
-
 #include "host/host.hpp"
 #include "metadata/local_tree.hpp"
 #include "resolve/resolver.hpp"
 #include "settings/settings.hpp"
 
-#include <fmt/format.h>
-
 #include <filesystem>
+#include <fmt/format.h>
 #include <memory>
 
 namespace kget::cli {
@@ -23,7 +21,7 @@ struct ResolveOptions {
 };
 
 Result<resolve::DeviceChoice> device_choice(const ResolveOptions& options,
-                                   const settings::Environment& env) {
+                                            const settings::Environment& env) {
   if (options.device.empty()) {
     return resolve::device_choice_from(env);
   }
@@ -37,7 +35,7 @@ Result<resolve::DeviceChoice> device_choice(const ResolveOptions& options,
 Result<int> run_resolve(const ResolveOptions& options) {
   std::error_code error;
   if (!std::filesystem::is_directory(options.target, error)) {
-    return fail(ErrorKind::usage,
+    return fail(ErrorKind::not_found,
                 "\"{}\" is not a directory. kget resolve takes a kernel directory holding "
                 "build/<variant>/metadata.json; resolving org/name@spec against a registry "
                 "arrives with the registry client",

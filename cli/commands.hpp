@@ -5,7 +5,6 @@
 #include "util/result.hpp"
 
 #include <CLI/CLI.hpp>
-
 #include <functional>
 
 namespace kget::cli {

@@ -2,10 +2,9 @@
 // numbers of kget::ErrorKind (docs/cli.md); 0 is success, 1 an unexpected exception.
 #include "commands.hpp"
 
-#include <kget/kget.hpp>
-
 #include <cstdio>
 #include <exception>
+#include <kget/kget.hpp>
 #include <vector>
 
 int main(int argc, char** argv) {

@@ -38,9 +38,10 @@ KGET_C_API const char* kget_version(void);
  * into kget from the same thread. */
 KGET_C_API const char* kget_last_error(void);
 
-/* Resolve `ref` ("org/name@spec") and the variants under `variants_dir` (a directory holding
- * build/<variant>/metadata.json) for this host. On success writes the chosen variant's name into
- * `variant` (at most `variant_size` bytes, NUL included). */
+/* Choose, for this host, among the variants under `variants_dir` (a kernel directory holding
+ * build/<variant>/metadata.json), honouring KGET_DEVICE and the KGET_OVERRIDE_* variables. On
+ * success writes the chosen variant's name into `variant` (at most `variant_size` bytes, NUL
+ * included). KGET_ERROR_NO_COMPATIBLE_VARIANT's message lists every variant with its reason. */
 KGET_C_API kget_status kget_resolve_local(const char* variants_dir, char* variant,
                                           unsigned long variant_size);
 

@@ -19,17 +19,17 @@ namespace kget {
 /// What went wrong, for callers that branch on it. The CLI maps each kind to an exit code
 /// (see docs/cli.md); the numbers are stable.
 enum class ErrorKind : int {
-  usage = 2,                  // the caller asked for something that cannot be asked (bad flags)
-  invalid_reference = 3,      // "org/name@spec" is malformed
-  invalid_setting = 4,        // a KGET_* variable or option has a malformed value
-  not_found = 5,              // kernel, revision, variant or file does not exist
-  no_compatible_variant = 6,  // variants exist, none fits this host
-  invalid_metadata = 7,       // metadata.json (or another document) is malformed
-  network = 8,                // the registry could not be reached or answered an error
-  integrity = 9,              // a digest or signature does not match
-  abi = 10,                   // a library does not satisfy the kernel C ABI or its metadata
-  io = 11,                    // the filesystem refused a read or write
-  internal = 12,              // a bug in kget
+  usage = 2,                 // the caller asked for something that cannot be asked (bad flags)
+  invalid_reference = 3,     // "org/name@spec" is malformed
+  invalid_setting = 4,       // a KGET_* variable or option has a malformed value
+  not_found = 5,             // kernel, revision, variant or file does not exist
+  no_compatible_variant = 6, // variants exist, none fits this host
+  invalid_metadata = 7,      // metadata.json (or another document) is malformed
+  network = 8,               // the registry could not be reached or answered an error
+  integrity = 9,             // a digest or signature does not match
+  abi = 10,                  // a library does not satisfy the kernel C ABI or its metadata
+  io = 11,                   // the filesystem refused a read or write
+  internal = 12,             // a bug in kget
 };
 
 /// The name of an error kind, e.g. "no_compatible_variant".

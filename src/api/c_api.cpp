@@ -1,13 +1,12 @@
 // The C API: the same library for languages that speak C. Failures become a status plus a
 // thread-local message; no exception crosses this boundary.
-#include <kget/kget.h>
-#include <kget/kget.hpp>
-
 #include "host/host.hpp"
 #include "metadata/local_tree.hpp"
 #include "resolve/resolver.hpp"
 
 #include <cstring>
+#include <kget/kget.h>
+#include <kget/kget.hpp>
 #include <string>
 
 namespace {
@@ -34,9 +33,13 @@ kget::Result<std::string> resolve_local(const char* variants_dir) {
 
 extern "C" {
 
-const char* kget_version(void) { return kget::version(); }
+const char* kget_version(void) {
+  return kget::version();
+}
 
-const char* kget_last_error(void) { return t_last_error.c_str(); }
+const char* kget_last_error(void) {
+  return t_last_error.c_str();
+}
 
 kget_status kget_resolve_local(const char* variants_dir, char* variant,
                                unsigned long variant_size) {
@@ -52,10 +55,10 @@ kget_status kget_resolve_local(const char* variants_dir, char* variant,
       return record(chosen.error());
     }
     if (chosen->size() + 1 > variant_size) {
-      return record({kget::ErrorKind::usage,
-                     "kget_resolve_local: the variant name \"" + *chosen + "\" needs " +
-                         std::to_string(chosen->size() + 1) + " bytes; variant_size is " +
-                         std::to_string(variant_size)});
+      return record({kget::ErrorKind::usage, "kget_resolve_local: the variant name \"" + *chosen +
+                                                 "\" needs " + std::to_string(chosen->size() + 1) +
+                                                 " bytes; variant_size is " +
+                                                 std::to_string(variant_size)});
     }
     std::memcpy(variant, chosen->c_str(), chosen->size() + 1);
     return KGET_OK;

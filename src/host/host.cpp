@@ -13,10 +13,6 @@ nlohmann::json version_or_null(const std::vector<int>& version) {
   return version.empty() ? nlohmann::json(nullptr) : nlohmann::json(util::format_dotted(version));
 }
 
-std::string format_capability(util::MajorMinor version) {
-  return fmt::format("{}.{}", version.major, version.minor);
-}
-
 nlohmann::json cpu_to_json(const CpuInfo& cpu) {
   return {{"arch", cpu.arch},
           {"model", cpu.model},
@@ -43,14 +39,14 @@ nlohmann::json cuda_to_json(const CudaInfo& cuda) {
     devices.push_back({{"ordinal", device.ordinal},
                        {"name", device.name},
                        {"uuid", device.uuid},
-                       {"capability", format_capability(device.capability)},
+                       {"capability", util::to_string(device.capability)},
                        {"sm_count", device.sm_count},
                        {"total_memory", device.total_memory}});
   }
   return {{"available", cuda.available},
           {"reason",
            cuda.available ? nlohmann::json(nullptr) : nlohmann::json(cuda.unavailable_reason)},
-          {"driver_version", cuda.available ? nlohmann::json(format_capability(cuda.driver_version))
+          {"driver_version", cuda.available ? nlohmann::json(util::to_string(cuda.driver_version))
                                             : nlohmann::json(nullptr)},
           {"driver_release", cuda.driver_release},
           {"devices", devices},

@@ -41,8 +41,8 @@ struct RuntimeAbi {
 
 struct CudaDevice {
   int ordinal = 0;
-  std::string name;           // "NVIDIA H100 80GB HBM3"
-  std::string uuid;           // "GPU-xxxxxxxx-xxxx-..." or ""
+  std::string name;            // "NVIDIA H100 80GB HBM3"
+  std::string uuid;            // "GPU-xxxxxxxx-xxxx-..." or ""
   util::MajorMinor capability; // {9, 0}
   int sm_count = 0;
   std::uint64_t total_memory = 0; // bytes
@@ -54,7 +54,7 @@ struct CudaInfo {
   util::MajorMinor driver_version; // CUDA version the driver supports (cuDriverGetVersion)
   std::string driver_release;      // NVIDIA driver release, e.g. "580.65.06"; "" when unreadable
   std::vector<CudaDevice> devices;
-  std::string source;              // "libcuda.so.1", or the override variables used
+  std::string source; // "libcuda.so.1", or the override variables used
 };
 
 struct HostInfo {

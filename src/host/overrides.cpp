@@ -49,6 +49,7 @@ std::optional<util::MajorMinor> parse_cuda_version(std::string_view text, int ma
 struct CudaOverrideState {
   std::vector<std::string> used;
   bool driver_replaced = false;
+  bool driver_none = false;
   bool devices_replaced = false;
 };
 
@@ -63,6 +64,7 @@ Result<void> override_cuda_driver(HostInfo& host, const settings::Environment& e
     host.cuda = CudaInfo{};
     host.cuda.unavailable_reason = fmt::format("{}=none", driver->name);
     state.devices_replaced = true;
+    state.driver_none = true;
   } else {
     auto version = parse_cuda_version(driver->text, 99);
     if (!version) {
@@ -117,6 +119,12 @@ Result<void> override_cuda(HostInfo& host, const settings::Environment& env) {
   std::string detected_source = host.cuda.source;
   KGET_TRY(override_cuda_driver(host, env, state));
   KGET_TRY(override_cuda_arch(host, env, state));
+  if (state.driver_none && !host.cuda.devices.empty()) {
+    return fail(ErrorKind::invalid_setting,
+                "KGET_OVERRIDE_CUDA_ARCH lists GPUs but KGET_OVERRIDE_CUDA_DRIVER=none says there "
+                "is no driver to run them: set KGET_OVERRIDE_CUDA_DRIVER to a CUDA version such as "
+                "13.0, or unset KGET_OVERRIDE_CUDA_ARCH");
+  }
   if (state.used.empty()) {
     return {};
   }

@@ -46,14 +46,16 @@ Result<VariantMetadata> read_metadata(const fs::path& directory) {
 
 Result<std::vector<LocalVariant>> read_local_variants(const fs::path& root) {
   if (!directory_exists(root)) {
-    return fail(ErrorKind::not_found, "{} is not a directory; expected a kernel directory holding "
+    return fail(ErrorKind::not_found,
+                "{} is not a directory; expected a kernel directory holding "
                 "build/<variant>/metadata.json",
                 root.string());
   }
   fs::path build = directory_exists(root / "build") ? root / "build" : root;
   KGET_TRY_ASSIGN(auto names, list_subdirectories(build));
   if (names.empty()) {
-    return fail(ErrorKind::not_found, "{} holds no variant directories; expected "
+    return fail(ErrorKind::not_found,
+                "{} holds no variant directories; expected "
                 "build/<variant>/metadata.json, e.g. build/kget1-cu130-x86_64-linux/metadata.json",
                 build.string());
   }

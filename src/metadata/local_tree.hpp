@@ -11,8 +11,8 @@
 namespace kget::metadata {
 
 struct LocalVariant {
-  std::string name;                // the directory name under build/
-  std::filesystem::path directory; // <root>/build/<name>
+  std::string name;                 // the directory name under build/
+  std::filesystem::path directory;  // <root>/build/<name>
   Result<VariantMetadata> metadata; // a failure here rejects this variant only
 };
 

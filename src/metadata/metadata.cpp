@@ -1,7 +1,6 @@
 #include "metadata/metadata.hpp"
 
 #include <nlohmann/json.hpp>
-
 #include <set>
 
 namespace kget::metadata {
@@ -32,7 +31,12 @@ const char* type_name(const json& value) {
   }
 }
 
+// A short rendering of a wrong-typed value. Containers are summarised, not dumped: dump() recurses,
+// and a hostile document can nest deeply enough to exhaust the stack.
 std::string preview(const json& value) {
+  if (value.is_array() || value.is_object()) {
+    return fmt::format("with {} {}", value.size(), value.is_array() ? "elements" : "keys");
+  }
   std::string text = value.dump();
   if (text.size() > 40) {
     text = text.substr(0, 37) + "...";
@@ -115,9 +119,7 @@ public:
   }
 
 private:
-  std::string child_path(std::string_view key) const {
-    return fmt::format("{}.{}", m_path, key);
-  }
+  std::string child_path(std::string_view key) const { return fmt::format("{}.{}", m_path, key); }
 
   const json& m_value;
   std::string m_path;
@@ -288,6 +290,20 @@ Result<std::vector<Op>> parse_ops(const Node& ops) {
   return out;
 }
 
+// Feature names are compared verbatim with the host's, so "AVX2" would never match.
+bool is_feature_name(std::string_view name) {
+  if (name.empty()) {
+    return false;
+  }
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
 Result<void> parse_requires(const Node& kget, KgetSection& out) {
   auto requires_node = kget.optional_field("requires");
   if (!requires_node) {
@@ -307,6 +323,14 @@ Result<void> parse_requires(const Node& kget, KgetSection& out) {
   }
   if (auto features = requires_node->optional_field("cpu_features")) {
     KGET_TRY_ASSIGN(out.cpu_features, features->as_string_array());
+    for (size_t i = 0; i < out.cpu_features.size(); ++i) {
+      if (!is_feature_name(out.cpu_features[i])) {
+        return invalid(features->element(i).path(),
+                       fmt::format("\"{}\" is not a CPU feature name as kget env prints them "
+                                   "(lower case, e.g. \"avx2\", \"avx512f\", \"amx-tile\")",
+                                   out.cpu_features[i]));
+      }
+    }
   }
   return {};
 }
@@ -327,8 +351,8 @@ Result<void> parse_kget_section(const Node& root, VariantMetadata& out) {
     return invalid(library.path(), fmt::format("the path contains {}", *problem));
   }
   if (!out.digest_files.contains(out.kget.library)) {
-    return invalid(library.path(), fmt::format("\"{}\" is not listed in $.digest.files",
-                                               out.kget.library));
+    return invalid(library.path(),
+                   fmt::format("\"{}\" is not listed in $.digest.files", out.kget.library));
   }
   KGET_TRY_ASSIGN(auto ops, kget.field("ops"));
   KGET_TRY_ASSIGN(out.kget.ops, parse_ops(ops));

@@ -45,7 +45,7 @@ struct KgetSection {
   int abi_minor = 0;
   std::string library; // path of the kernel library inside the variant directory
   std::vector<Op> ops;
-  std::optional<CudaRequirements> cuda;    // present exactly when backend.type is "cuda"
+  std::optional<CudaRequirements> cuda;     // present exactly when backend.type is "cuda"
   std::vector<std::string> symbol_versions; // "GLIBC_2.17", "GLIBCXX_3.4.21", "CXXABI_1.3.9"
   std::vector<std::string> cpu_features;    // "avx2", "fma"
 };
@@ -55,9 +55,9 @@ struct VariantMetadata {
   std::string id;
   int version = 0; // the kernel's major version
   std::string license;
-  std::string backend_type;               // "cuda" or "cpu"
-  std::vector<std::string> backend_archs; // Hub form: "8.0", "9.0a", "9.0+PTX"
-  std::string digest_algorithm;           // "sha256" or "sha512"
+  std::string backend_type;                        // "cuda" or "cpu"
+  std::vector<std::string> backend_archs;          // Hub form: "8.0", "9.0a", "9.0+PTX"
+  std::string digest_algorithm;                    // "sha256" or "sha512"
   std::map<std::string, std::string> digest_files; // relative path -> base64 digest
   KgetSection kget;
 };

@@ -1,8 +1,7 @@
 #include "metadata/variant_name.hpp"
 
-#include <fmt/format.h>
-
 #include <cctype>
+#include <fmt/format.h>
 #include <optional>
 #include <vector>
 
@@ -88,20 +87,21 @@ std::optional<ParsedVariantName> parse_python_grammar(std::string_view name) {
   std::string_view digits;
   if (util::starts_with(name, "torch-stable-abi")) {
     auto rest = strip_digits_prefix(name, "torch-stable-abi", digits);
-    return foreign_arch(
-        fmt::format("PyTorch/Python (torch stable ABI {})", torch_version(digits)), rest);
+    return foreign_arch(fmt::format("PyTorch/Python (torch stable ABI {})", torch_version(digits)),
+                        rest);
   }
   if (util::starts_with(name, "tvm-ffi")) {
     auto rest = strip_digits_prefix(name, "tvm-ffi", digits);
-    return foreign_arch(fmt::format("TVM-FFI {} (Python modules)", digits), rest);
+    return foreign_arch(fmt::format("PyTorch/Python (TVM-FFI {} module)", torch_version(digits)),
+                        rest);
   }
   if (name == "torch-universal") {
     return ForeignVariantName{"built for PyTorch/Python (torch-universal, pure Python), not "
                               "kget's C ABI"};
   }
   if (util::starts_with(name, "torch-")) {
-    return ForeignVariantName{fmt::format(
-        "built for PyTorch/Python (noarch {}), not kget's C ABI", name)};
+    return ForeignVariantName{
+        fmt::format("built for PyTorch/Python (noarch {}), not kget's C ABI", name)};
   }
   if (util::starts_with(name, "torch")) {
     auto rest = strip_digits_prefix(name, "torch", digits);
@@ -153,8 +153,8 @@ ParsedVariantName parse_kget_grammar(std::string_view name) {
     out.backend.cuda_toolkit = *squashed_version(backend.substr(2));
   } else {
     return UnrecognisedVariantName{
-        fmt::format("backend \"{}\" ({}) is not supported by kget; supported: cpu, cuXY",
-                    backend, describe_backend(backend))};
+        fmt::format("backend \"{}\" ({}) is not supported by kget; supported: cpu, cuXY", backend,
+                    describe_backend(backend))};
   }
   if (!is_token(parts[2]) || !is_token(parts[3])) {
     return unrecognised(name, "the CPU and OS parts must be lower-case tokens");

@@ -36,7 +36,8 @@ struct UnrecognisedVariantName {
   std::string reason;
 };
 
-using ParsedVariantName = std::variant<KgetVariantName, ForeignVariantName, UnrecognisedVariantName>;
+using ParsedVariantName =
+    std::variant<KgetVariantName, ForeignVariantName, UnrecognisedVariantName>;
 
 ParsedVariantName parse_variant_name(std::string_view name);
 

@@ -3,9 +3,8 @@
 #include "metadata/variant_name.hpp"
 #include "resolve/cuda_drivers.hpp"
 
-#include <kget/kernel_abi.h>
-
 #include <algorithm>
+#include <kget/kernel_abi.h>
 #include <set>
 #include <variant>
 
@@ -20,8 +19,9 @@ Verdict reject(const std::string& name, Rule rule, std::string reason, std::stri
   return Verdict{name, std::nullopt, rule, std::move(reason), std::move(hint)};
 }
 
-std::string dotted(MajorMinor version) { return fmt::format("{}.{}", version.major, version.minor); }
-std::string sm_name(MajorMinor cc) { return fmt::format("sm_{}{}", cc.major, cc.minor); }
+std::string sm_name(MajorMinor cc) {
+  return fmt::format("sm_{}{}", cc.major, cc.minor);
+}
 
 std::string list_targets(const metadata::CudaRequirements& cuda) {
   std::vector<std::string> names;
@@ -135,13 +135,14 @@ std::optional<Verdict> check_name_against_metadata(const std::string& name,
     const auto& cuda = *meta.kget.cuda;
     if (cuda.toolkit != parsed.backend.cuda_toolkit) {
       return contradiction(fmt::format("the name says CUDA {}, $.kget.cuda.toolkit says {}",
-                                       dotted(parsed.backend.cuda_toolkit), dotted(cuda.toolkit)));
+                                       util::to_string(parsed.backend.cuda_toolkit),
+                                       util::to_string(cuda.toolkit)));
     }
     if (cuda.min_driver < MajorMinor{cuda.toolkit.major, 0}) {
       return contradiction(fmt::format("$.kget.cuda.min_driver {} is below {}.0, the least a "
                                        "CUDA {} build needs",
-                                       dotted(cuda.min_driver), cuda.toolkit.major,
-                                       dotted(cuda.toolkit)));
+                                       util::to_string(cuda.min_driver), cuda.toolkit.major,
+                                       util::to_string(cuda.toolkit)));
     }
   }
   return std::nullopt;
@@ -193,18 +194,17 @@ std::optional<Verdict> check_runtime_abi(const std::string& name,
       continue; // parse_metadata admits only the known families
     }
     if (provided->highest.empty()) {
-      missing.push_back(fmt::format("{} (this host provides no {} symbols)", required,
-                                    parsed->family));
+      missing.push_back(
+          fmt::format("{} (this host provides no {} symbols)", required, parsed->family));
     } else if (provided->highest < parsed->version) {
-      missing.push_back(fmt::format("{} (this host provides up to {}_{})", required,
-                                    parsed->family, util::format_dotted(provided->highest)));
+      missing.push_back(fmt::format("{} (this host provides up to {}_{})", required, parsed->family,
+                                    util::format_dotted(provided->highest)));
     }
   }
   if (missing.empty()) {
     return std::nullopt;
   }
-  return reject(name, Rule::symbol_versions,
-                fmt::format("needs {}", util::join(missing, ", ")),
+  return reject(name, Rule::symbol_versions, fmt::format("needs {}", util::join(missing, ", ")),
                 "the variant was built against a newer C/C++ runtime than this host has; use a "
                 "build within the manylinux_2_28 policy, or a newer OS");
 }
@@ -229,7 +229,7 @@ std::optional<Verdict> check_cpu_features(const std::string& name,
 
 std::string device_label(const host::CudaDevice& device) {
   std::string label = fmt::format("cuda:{} (compute capability {}", device.ordinal,
-                                  dotted(device.capability));
+                                  util::to_string(device.capability));
   if (!device.name.empty() && device.name != "override") {
     label += ", " + device.name;
   }
@@ -252,41 +252,36 @@ Verdict judge_cpu(const std::string& name, const metadata::VariantMetadata& meta
   return Verdict{name, priority, Rule::variant_name, reason, ""};
 }
 
+// The driver's CUDA version (from libcuda, which may be a forward-compatibility package newer
+// than the kernel module) decides; the release table only makes the hint concrete.
 std::optional<Verdict> check_driver(const std::string& name, const metadata::CudaRequirements& cuda,
                                     const host::CudaInfo& driver) {
   if (!driver.available) {
-    return reject(name, Rule::cuda_driver,
-                  fmt::format("needs a CUDA driver; none is usable here ({})",
-                              driver.unavailable_reason),
-                  "install the NVIDIA driver, or set KGET_OVERRIDE_CUDA_DRIVER (e.g. 13.0) and "
-                  "KGET_OVERRIDE_CUDA_ARCH to choose for another machine");
+    return reject(
+        name, Rule::cuda_driver,
+        fmt::format("needs a CUDA driver; none is usable here ({})", driver.unavailable_reason),
+        "install the NVIDIA driver, or set KGET_OVERRIDE_CUDA_DRIVER (e.g. 13.0) and "
+        "KGET_OVERRIDE_CUDA_ARCH to choose for another machine");
   }
-  std::string floor = minor_compat_min_release(cuda.toolkit);
-  if (driver.driver_version < cuda.min_driver) {
-    std::string hint = floor.empty()
-                           ? fmt::format("update the NVIDIA driver to one for CUDA {}",
-                                         dotted(cuda.min_driver))
-                           : fmt::format("update the NVIDIA driver to {} or newer", floor);
-    if (driver.driver_version.major < cuda.toolkit.major) {
-      hint += fmt::format(", or use a cu{}x variant", driver.driver_version.major);
-    }
-    return reject(name, Rule::cuda_driver,
-                  fmt::format("built with CUDA {}, needs a driver for CUDA {} or newer; this "
-                              "driver supports CUDA {}",
-                              dotted(cuda.toolkit), dotted(cuda.min_driver),
-                              dotted(driver.driver_version)),
-                  hint);
+  if (driver.driver_version >= cuda.min_driver) {
+    return std::nullopt;
   }
-  if (!floor.empty() && !driver.driver_release.empty() &&
-      compare_releases(driver.driver_release, floor) < 0) {
-    return reject(name, Rule::cuda_driver,
-                  fmt::format("built with CUDA {}; driver release {} is older than {}, the "
-                              "least that runs CUDA {}.x builds",
-                              dotted(cuda.toolkit), driver.driver_release, floor,
-                              cuda.toolkit.major),
-                  fmt::format("update the NVIDIA driver to {} or newer", floor));
+  std::string release = cuda.min_driver == MajorMinor{cuda.toolkit.major, 0}
+                            ? minor_compat_min_release(cuda.toolkit)
+                            : toolkit_driver_release(cuda.min_driver);
+  std::string hint = release.empty()
+                         ? fmt::format("update the NVIDIA driver to one for CUDA {} or newer",
+                                       util::to_string(cuda.min_driver))
+                         : fmt::format("update the NVIDIA driver to {} or newer", release);
+  if (driver.driver_version.major < cuda.toolkit.major) {
+    hint += fmt::format(", or use a cu{}x variant", driver.driver_version.major);
   }
-  return std::nullopt;
+  return reject(name, Rule::cuda_driver,
+                fmt::format("built with CUDA {}, needs a driver for CUDA {} or newer; this "
+                            "driver supports CUDA {}",
+                            util::to_string(cuda.toolkit), util::to_string(cuda.min_driver),
+                            util::to_string(driver.driver_version)),
+                hint);
 }
 
 Verdict judge_cuda(const std::string& name, const metadata::VariantMetadata& meta,
@@ -299,13 +294,14 @@ Verdict judge_cuda(const std::string& name, const metadata::VariantMetadata& met
     return *rejected;
   }
   const auto& devices = host.cuda.devices;
-  if (device.ordinal >= static_cast<int>(devices.size())) {
+  const host::CudaDevice* found = find_device(host.cuda, device.ordinal);
+  if (found == nullptr) {
     return reject(name, Rule::cuda_device,
                   devices.empty() ? std::string("the CUDA driver reports no devices")
                                   : fmt::format("no CUDA device {}; this host has {}",
                                                 device.ordinal, devices.size()));
   }
-  const host::CudaDevice& gpu = devices[static_cast<size_t>(device.ordinal)];
+  const host::CudaDevice& gpu = *found;
   MajorMinor cc = gpu.capability;
   // The driver JIT-compiles PTX only up to the PTX version of the CUDA it supports.
   bool driver_can_jit = host.cuda.driver_version >= cuda.toolkit;
@@ -316,15 +312,16 @@ Verdict judge_cuda(const std::string& name, const metadata::VariantMetadata& met
     std::string hint = fmt::format("built for {}; this GPU is {}", list_targets(cuda), sm_name(cc));
     if (ptx) {
       reason += fmt::format("; its PTX {} would, with a driver for CUDA {} (this one supports {})",
-                            ptx->target,
-                            dotted(cuda.toolkit), dotted(host.cuda.driver_version));
-      hint += fmt::format("; or update the driver to one for CUDA {}", dotted(cuda.toolkit));
+                            ptx->target, util::to_string(cuda.toolkit),
+                            util::to_string(host.cuda.driver_version));
+      hint +=
+          fmt::format("; or update the driver to one for CUDA {}", util::to_string(cuda.toolkit));
     }
     return reject(name, Rule::gpu_arch, reason, hint);
   }
-  std::string reason = fmt::format("{} for {}; CUDA {} build, driver supports CUDA {}",
-                                   match->description, device_label(gpu), dotted(cuda.toolkit),
-                                   dotted(host.cuda.driver_version));
+  std::string reason = fmt::format(
+      "{} for {}; CUDA {} build, driver supports CUDA {}", match->description, device_label(gpu),
+      util::to_string(cuda.toolkit), util::to_string(host.cuda.driver_version));
   if (host.cuda.driver_version < cuda.toolkit) {
     reason += " (minor-version compatibility)";
   }
@@ -333,6 +330,15 @@ Verdict judge_cuda(const std::string& name, const metadata::VariantMetadata& met
 }
 
 } // namespace
+
+const host::CudaDevice* find_device(const host::CudaInfo& cuda, int ordinal) {
+  for (const auto& device : cuda.devices) {
+    if (device.ordinal == ordinal) {
+      return &device;
+    }
+  }
+  return nullptr;
+}
 
 const char* to_string(Rule rule) {
   switch (rule) {
@@ -364,8 +370,7 @@ const char* to_string(Rule rule) {
   return "?";
 }
 
-Verdict judge(const std::string& name, const Result<metadata::VariantMetadata>& meta,
-              const host::HostInfo& host, const DeviceChoice& device) {
+std::optional<Verdict> judge_by_name(const std::string& name, const host::HostInfo& host) {
   auto parsed_name = metadata::parse_variant_name(name);
   if (auto* foreign = std::get_if<metadata::ForeignVariantName>(&parsed_name)) {
     return reject(name, Rule::framework, foreign->reason,
@@ -374,15 +379,20 @@ Verdict judge(const std::string& name, const Result<metadata::VariantMetadata>& 
   if (auto* unknown = std::get_if<metadata::UnrecognisedVariantName>(&parsed_name)) {
     return reject(name, Rule::variant_name, unknown->reason);
   }
-  const auto& parsed = std::get<metadata::KgetVariantName>(parsed_name);
+  return check_platform(name, std::get<metadata::KgetVariantName>(parsed_name), host);
+}
+
+Verdict judge(const std::string& name, const Result<metadata::VariantMetadata>& meta,
+              const host::HostInfo& host, const DeviceChoice& device) {
+  if (auto rejected = judge_by_name(name, host)) {
+    return *rejected;
+  }
+  auto parsed = std::get<metadata::KgetVariantName>(metadata::parse_variant_name(name));
   if (!meta) {
     return reject(name, Rule::metadata, meta.error().message,
                   "rebuild the variant, or fix its metadata.json");
   }
   if (auto rejected = check_name_against_metadata(name, parsed, *meta)) {
-    return *rejected;
-  }
-  if (auto rejected = check_platform(name, parsed, host)) {
     return *rejected;
   }
   if (auto rejected = check_runtime_abi(name, *meta, host)) {

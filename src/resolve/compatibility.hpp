@@ -15,13 +15,15 @@ namespace kget::resolve {
 
 // The rules in the order they are checked, from the farthest miss to the nearest: a variant that
 // fails only the GPU-architecture rule is closer to fitting than one built for another OS.
+// The first five are decided by the variant's name alone (judge_by_name), before its metadata is
+// read, so a registry client fetches metadata only for variants that could fit.
 enum class Rule {
-  variant_name,   // not a kget variant name, or one kget cannot load
-  framework,      // built for PyTorch/Python or TVM-FFI
-  metadata,       // metadata.json missing, malformed, or contradicting the name
-  os,             // built for another OS
-  cpu_arch,       // built for another CPU architecture
-  abi,            // another kget C ABI major
+  variant_name,    // not a kget variant name, or one kget cannot load
+  framework,       // built for PyTorch/Python or TVM-FFI
+  os,              // built for another OS
+  cpu_arch,        // built for another CPU architecture
+  abi,             // another kget C ABI major
+  metadata,        // metadata.json missing, malformed, or contradicting the name
   symbol_versions, // needs newer GLIBC/GLIBCXX/CXXABI than the host provides
   cpu_features,    // needs CPU features the host lacks
   device_choice,   // the caller asked for another kind of device
@@ -33,9 +35,9 @@ const char* to_string(Rule rule);
 
 // Among compatible variants, the larger priority wins; members compare in order.
 struct Priority {
-  int code_tier = 0;  // 3 exact SASS, 2 family SASS, 1 PTX JIT, 0 CPU
-  int arch_score = 0; // closeness of the matched target to the device (higher = closer)
-  util::MajorMinor toolkit; // newer toolkit preferred among equal code
+  int code_tier = 0;         // 3 exact SASS, 2 family SASS, 1 PTX JIT, 0 CPU
+  int arch_score = 0;        // closeness of the matched target to the device (higher = closer)
+  util::MajorMinor toolkit;  // newer toolkit preferred among equal code
   int cpu_feature_count = 0; // more specialised CPU build preferred
   auto operator<=>(const Priority&) const = default;
 };
@@ -49,6 +51,14 @@ struct Verdict {
 
   bool compatible() const { return priority.has_value(); }
 };
+
+// The device with CUDA ordinal `ordinal`, or nullptr. Devices that could not be queried are left
+// out of the list, so a position in it is not an ordinal.
+const host::CudaDevice* find_device(const host::CudaInfo& cuda, int ordinal);
+
+// The rejection that the name alone decides (variant_name, framework, os, cpu_arch, abi), or
+// nullopt when the variant's metadata must be read to judge it.
+std::optional<Verdict> judge_by_name(const std::string& name, const host::HostInfo& host);
 
 // The verdict on variant `name` with its metadata (or the failure reading it).
 Verdict judge(const std::string& name, const Result<metadata::VariantMetadata>& metadata,

@@ -46,15 +46,4 @@ std::string toolkit_driver_release(util::MajorMinor toolkit) {
   return "";
 }
 
-int compare_releases(const std::string& a, const std::string& b) {
-  auto parsed_a = util::parse_dotted(a);
-  auto parsed_b = util::parse_dotted(b);
-  auto left = parsed_a.value_or(std::vector<int>{});
-  auto right = parsed_b.value_or(std::vector<int>{});
-  if (left < right) {
-    return -1;
-  }
-  return left == right ? 0 : 1;
-}
-
 } // namespace kget::resolve

@@ -15,7 +15,4 @@ std::string minor_compat_min_release(util::MajorMinor toolkit);
 // new in it), e.g. 570.26 for 12.8; "" when not in the table.
 std::string toolkit_driver_release(util::MajorMinor toolkit);
 
-// Compare two dotted driver releases ("570.86.10" vs "570.26"); unparseable sorts lowest.
-int compare_releases(const std::string& a, const std::string& b);
-
 } // namespace kget::resolve

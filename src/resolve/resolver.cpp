@@ -6,25 +6,20 @@ namespace kget::resolve {
 
 namespace {
 
-std::string dotted(util::MajorMinor version) {
-  return fmt::format("{}.{}", version.major, version.minor);
-}
-
 std::string describe_cuda(const host::CudaInfo& cuda, const DeviceChoice& device) {
   if (!cuda.available) {
     return fmt::format("CUDA: none ({})", cuda.unavailable_reason);
   }
-  std::string text = fmt::format("CUDA driver {}", dotted(cuda.driver_version));
+  std::string text = fmt::format("CUDA driver {}", util::to_string(cuda.driver_version));
   if (!cuda.driver_release.empty()) {
     text += fmt::format(" ({})", cuda.driver_release);
   }
   if (device.kind == DeviceChoice::Kind::cpu) {
     return text;
   }
-  auto ordinal = static_cast<size_t>(device.ordinal);
-  if (ordinal < cuda.devices.size()) {
+  if (const host::CudaDevice* gpu = find_device(cuda, device.ordinal)) {
     text += fmt::format(", cuda:{} compute capability {}", device.ordinal,
-                        dotted(cuda.devices[ordinal].capability));
+                        util::to_string(gpu->capability));
   } else {
     text += fmt::format(", no cuda:{} ({} devices)", device.ordinal, cuda.devices.size());
   }
@@ -125,7 +120,7 @@ nlohmann::json to_json(const Resolution& resolution) {
     if (verdict.compatible()) {
       entry["priority"] = {{"code_tier", verdict.priority->code_tier},
                            {"arch_score", verdict.priority->arch_score},
-                           {"toolkit", dotted(verdict.priority->toolkit)},
+                           {"toolkit", util::to_string(verdict.priority->toolkit)},
                            {"cpu_feature_count", verdict.priority->cpu_feature_count}};
       entry["rule"] = nullptr;
     } else {

@@ -7,16 +7,15 @@
 #include "resolve/compatibility.hpp"
 #include "resolve/device_choice.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 namespace kget::resolve {
 
 struct Candidate {
-  std::string name;                          // build/<name>/
+  std::string name;                           // build/<name>/
   Result<metadata::VariantMetadata> metadata; // or why it could not be read
 };
 

@@ -31,9 +31,9 @@ enum class Id {
 
 struct Setting {
   Id id;
-  std::string_view name;                    // the KGET_* variable
+  std::string_view name;                     // the KGET_* variable
   std::array<std::string_view, 3> fallbacks; // other variables read in order when `name` is unset
-  std::string_view default_text;            // shown when nothing is set ("" = unset)
+  std::string_view default_text;             // shown when nothing is set ("" = unset)
   std::string_view description;
   bool secret = false; // the value is never printed
 };

@@ -31,8 +31,11 @@ const char* to_string(ErrorKind kind) noexcept {
   return "unknown";
 }
 
-Error::Error(ErrorKind kind, const std::string& message) : std::runtime_error(message), m_kind(kind) {}
+Error::Error(ErrorKind kind, const std::string& message)
+    : std::runtime_error(message), m_kind(kind) {}
 
-const char* version() noexcept { return KGET_VERSION_STRING; }
+const char* version() noexcept {
+  return KGET_VERSION_STRING;
+}
 
 } // namespace kget

@@ -29,7 +29,8 @@ private:
 } // namespace
 
 Result<std::string> read_file(const std::filesystem::path& path, size_t max_size) {
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; anything but a regular file is refused.
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (fd.get() < 0) {
     int error = errno;
     return fail(error == ENOENT ? ErrorKind::not_found : ErrorKind::io, "cannot open {}: {}",
@@ -41,6 +42,9 @@ Result<std::string> read_file(const std::filesystem::path& path, size_t max_size
   }
   if (S_ISDIR(info.st_mode)) {
     return fail(ErrorKind::io, "cannot read {}: it is a directory", path.string());
+  }
+  if (!S_ISREG(info.st_mode)) {
+    return fail(ErrorKind::io, "cannot read {}: it is not a regular file", path.string());
   }
   if (static_cast<size_t>(info.st_size) > max_size) {
     return fail(ErrorKind::io, "{} is {} bytes, more than the {} allowed", path.string(),
@@ -61,8 +65,7 @@ Result<std::string> read_file(const std::filesystem::path& path, size_t max_size
     }
     content.append(buffer, static_cast<size_t>(n));
     if (content.size() > max_size) {
-      return fail(ErrorKind::io, "{} is larger than the {} bytes allowed", path.string(),
-                  max_size);
+      return fail(ErrorKind::io, "{} is larger than the {} bytes allowed", path.string(), max_size);
     }
   }
 }

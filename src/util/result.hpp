@@ -2,13 +2,11 @@
 // API (kget::Error), converted by value_or_throw.
 #pragma once
 
-#include <kget/kget.hpp>
-
 #include <expected>
+#include <fmt/format.h>
+#include <kget/kget.hpp>
 #include <string>
 #include <utility>
-
-#include <fmt/format.h>
 
 namespace kget {
 
@@ -55,7 +53,8 @@ T value_or_throw(Result<T>&& result) {
   } while (false)
 
 // `KGET_TRY_ASSIGN(auto x, f());` declares x from f()'s value or returns f()'s failure.
-#define KGET_TRY_ASSIGN(decl, expr) KGET_TRY_ASSIGN_IMPL(KGET_CONCAT(kget_try_, __LINE__), decl, expr)
+#define KGET_TRY_ASSIGN(decl, expr)                                                                \
+  KGET_TRY_ASSIGN_IMPL(KGET_CONCAT(kget_try_, __LINE__), decl, expr)
 #define KGET_TRY_ASSIGN_IMPL(tmp, decl, expr)                                                      \
   auto tmp = (expr);                                                                               \
   if (!tmp) {                                                                                      \

@@ -77,6 +77,10 @@ std::optional<MajorMinor> parse_major_minor(std::string_view text) {
   return MajorMinor{*major, *minor};
 }
 
+std::string to_string(MajorMinor version) {
+  return std::to_string(version.major) + "." + std::to_string(version.minor);
+}
+
 std::optional<std::vector<int>> parse_dotted(std::string_view text) {
   std::vector<int> out;
   for (auto part : split(text, '.')) {

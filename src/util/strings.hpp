@@ -24,6 +24,7 @@ struct MajorMinor {
   auto operator<=>(const MajorMinor&) const = default;
 };
 std::optional<MajorMinor> parse_major_minor(std::string_view text);
+std::string to_string(MajorMinor version); // "12.8"
 
 // A dotted version of any length, e.g. "3.4.30" -> {3, 4, 30}; compares element by element.
 std::optional<std::vector<int>> parse_dotted(std::string_view text);

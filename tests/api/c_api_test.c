@@ -2,7 +2,6 @@
 /* The C header compiles as C11 and the C API works from C. */
 #include <kget/kernel_abi.h>
 #include <kget/kget.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +41,11 @@ int main(void) {
   setenv("KGET_OVERRIDE_CUDA_ARCH", "seven", 1);
   check(kget_resolve_local(demo, variant, sizeof variant) == KGET_ERROR_INVALID_SETTING,
         "a malformed override");
-  check(kget_resolve_local("/nonexistent", variant, sizeof variant) != KGET_OK, "missing dir");
+  unsetenv("KGET_OVERRIDE_CUDA_ARCH");
+  check(kget_resolve_local("/nonexistent", variant, sizeof variant) == KGET_ERROR_NOT_FOUND,
+        "a missing directory is not found");
+  check(strstr(kget_last_error(), "/nonexistent is not a directory") != NULL,
+        "the message names the directory");
   check(kget_resolve_local(NULL, variant, sizeof variant) == KGET_ERROR_USAGE, "NULL argument");
 
   check(KGET_KERNEL_ABI_VERSION_MAJOR == 1, "ABI major");

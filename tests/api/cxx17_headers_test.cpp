@@ -1,11 +1,10 @@
 // The public C++ headers compile as C++17 (this file is built with -std=c++17) and the public
 // error type behaves as documented.
+#include <cstdio>
+#include <cstring>
 #include <kget/kernel_abi.h>
 #include <kget/kget.h>
 #include <kget/kget.hpp>
-
-#include <cstdio>
-#include <cstring>
 
 static_assert(__cplusplus == 201703L, "this test must be compiled as C++17");
 
@@ -18,8 +17,8 @@ int main() {
     failures += std::strcmp(error.what(), "nothing fits") != 0;
     failures += std::strcmp(kget::to_string(error.kind()), "no_compatible_variant") != 0;
   }
-  failures += static_cast<int>(kget::ErrorKind::no_compatible_variant) !=
-              KGET_ERROR_NO_COMPATIBLE_VARIANT;
+  failures +=
+      static_cast<int>(kget::ErrorKind::no_compatible_variant) != KGET_ERROR_NO_COMPATIBLE_VARIANT;
   failures += std::strcmp(kget::version(), kget_version()) != 0;
   std::printf("%d passed, %d failed\n", 5 - failures, failures);
   return failures == 0 ? 0 : 1;

@@ -18,7 +18,8 @@ if [ ! -e /usr/lib/x86_64-linux-gnu/libcuda.so.1 ] && [ ! -e /usr/lib64/libcuda.
   expect_out "CUDA:      none (libcuda.so.1 not found)"
 fi
 if grep -qw avx2 /proc/cpuinfo; then
-  expect_out "avx2"
+  features_line=$(printf '%s\n' "$out" | grep '^  features ')
+  case "$features_line" in *" avx2 "*"[cpuid]"*) report 0 "";; *) report 1 "features line lists avx2: $features_line";; esac
 fi
 
 run env KGET_OVERRIDE_CUDA_DRIVER=13.0 KGET_OVERRIDE_CUDA_ARCH=8.0,9.0 KGET_OVERRIDE_GLIBC=2.28 \

@@ -78,7 +78,7 @@ expect_err "needs GLIBC_2.17 (this host provides up to GLIBC_2.12)"
 
 # Bad input: each names the cause.
 run "$KGET" resolve /nonexistent/kernel
-expect_exit 2
+expect_exit 5
 expect_err "\"/nonexistent/kernel\" is not a directory"
 run "$KGET" resolve --device gpu "$demo"
 expect_exit 2

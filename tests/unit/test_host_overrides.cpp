@@ -313,3 +313,22 @@ TEST(HostOverrides, DetectAppliesOverridesAndReportsInvalidOnes) {
   ASSERT_FALSE(invalid.has_value());
   EXPECT_EQ(invalid.error().kind, ErrorKind::invalid_setting);
 }
+
+namespace {
+
+TEST(HostOverridesContradiction, NoDriverWithDevicesIsAnError) {
+  kget::host::HostInfo host = kget::host::detect_without_overrides(
+      kget::settings::Environment::from_map({{"KGET_CUDA_DRIVER_LIBRARY", "libkget-none.so"}}));
+  auto env = kget::settings::Environment::from_map(
+      {{"KGET_OVERRIDE_CUDA_DRIVER", "none"}, {"KGET_OVERRIDE_CUDA_ARCH", "9.0"}});
+  auto result = kget::host::apply_overrides(host, env);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, kget::ErrorKind::invalid_setting);
+  EXPECT_NE(result.error().message.find("KGET_OVERRIDE_CUDA_DRIVER=none says there is no driver"),
+            std::string::npos);
+  auto consistent = kget::settings::Environment::from_map(
+      {{"KGET_OVERRIDE_CUDA_DRIVER", "none"}, {"KGET_OVERRIDE_CUDA_ARCH", "none"}});
+  EXPECT_TRUE(kget::host::apply_overrides(host, consistent));
+}
+
+} // namespace

@@ -1,9 +1,8 @@
 #include "metadata/local_tree.hpp"
 
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <fstream>
+#include <gtest/gtest.h>
 
 namespace fs = std::filesystem;
 using kget::ErrorKind;

@@ -106,7 +106,8 @@ INSTANTIATE_TEST_SUITE_P(
         Mutation{"/id", "[]", "$.id: expected a string, found an array"},
         Mutation{"/backend", nullptr, "$.backend: missing (required)"},
         Mutation{"/backend", "\"cuda\"", "$.backend: expected an object"},
-        Mutation{"/backend/type", "\"rocm\"", "$.backend.type: \"rocm\" is not a backend kget loads"},
+        Mutation{"/backend/type", "\"rocm\"",
+                 "$.backend.type: \"rocm\" is not a backend kget loads"},
         Mutation{"/backend/archs", "[9]", "$.backend.archs[0]: expected a string"},
         Mutation{"/digest", nullptr, "$.digest: missing (required)"},
         Mutation{"/digest/algorithm", "\"md5\"", "$.digest.algorithm: \"md5\" is not a digest"},
@@ -128,22 +129,31 @@ INSTANTIATE_TEST_SUITE_P(
         Mutation{"/kget/ops", "[]", "$.kget.ops: lists no ops"},
         Mutation{"/kget/ops", "{}", "$.kget.ops: expected an array of ops"},
         Mutation{"/kget/ops/0/schema", nullptr, "$.kget.ops[0].schema: missing (required)"},
-        Mutation{"/kget/ops/1/name", "\"rms_norm\"", "$.kget.ops[1].name: op \"rms_norm\" is listed twice"},
+        Mutation{"/kget/ops/1/name", "\"rms_norm\"",
+                 "$.kget.ops[1].name: op \"rms_norm\" is listed twice"},
         Mutation{"/kget/ops/0/schema", "\"other(Tensor x) -> ()\"",
-                 "$.kget.ops[0].schema: the schema \"other(Tensor x) -> ()\" does not start with \"rms_norm(\""},
-        Mutation{"/kget/cuda", nullptr, "$.kget.cuda: missing (required when $.backend.type is \"cuda\")"},
-        Mutation{"/kget/cuda/toolkit", "\"13\"", "$.kget.cuda.toolkit: \"13\" is not a MAJOR.MINOR version"},
-        Mutation{"/kget/cuda/min_driver", "13.0", "$.kget.cuda.min_driver: expected a string, found a number"},
-        Mutation{"/kget/cuda/sass/1", "\"sm90a\"", "$.kget.cuda.sass[1]: \"sm90a\" is not a SASS target"},
-        Mutation{"/kget/cuda/sass/0", "\"compute_80\"", "$.kget.cuda.sass[0]: \"compute_80\" is not a SASS target"},
-        Mutation{"/kget/cuda/ptx/0", "\"sm_90\"", "$.kget.cuda.ptx[0]: \"sm_90\" is not a PTX target"},
+                 "$.kget.ops[0].schema: the schema \"other(Tensor x) -> ()\" does not start with "
+                 "\"rms_norm(\""},
+        Mutation{"/kget/cuda", nullptr,
+                 "$.kget.cuda: missing (required when $.backend.type is \"cuda\")"},
+        Mutation{"/kget/cuda/toolkit", "\"13\"",
+                 "$.kget.cuda.toolkit: \"13\" is not a MAJOR.MINOR version"},
+        Mutation{"/kget/cuda/min_driver", "13.0",
+                 "$.kget.cuda.min_driver: expected a string, found a number"},
+        Mutation{"/kget/cuda/sass/1", "\"sm90a\"",
+                 "$.kget.cuda.sass[1]: \"sm90a\" is not a SASS target"},
+        Mutation{"/kget/cuda/sass/0", "\"compute_80\"",
+                 "$.kget.cuda.sass[0]: \"compute_80\" is not a SASS target"},
+        Mutation{"/kget/cuda/ptx/0", "\"sm_90\"",
+                 "$.kget.cuda.ptx[0]: \"sm_90\" is not a PTX target"},
         Mutation{"/kget/cuda/ptx", nullptr, "$.kget.cuda.ptx: missing (required)"},
         Mutation{"/kget/requires/symbol_versions/0", "\"GCC_7.0.0\"",
                  "$.kget.requires.symbol_versions[0]: \"GCC_7.0.0\" is not a GLIBC_x.y"},
         Mutation{"/kget/requires/symbol_versions/1", "\"GLIBCXX_3\"", "is not a GLIBC_x.y"},
         Mutation{"/kget/requires/cpu_features", "\"avx2\"",
                  "$.kget.requires.cpu_features: expected an array of strings"},
-        Mutation{"/backend/type", "\"cpu\"", "$.kget.cuda: present, but $.backend.type is not \"cuda\""}));
+        Mutation{"/backend/type", "\"cpu\"",
+                 "$.kget.cuda: present, but $.backend.type is not \"cuda\""}));
 
 TEST(MetadataParse, CudaSectionWithNoTargetsIsRejected) {
   json document = valid_cuda_document();
@@ -211,10 +221,35 @@ TEST(SymbolVersion, ParsesKnownFamilies) {
   auto glibc = kget::metadata::parse_symbol_version("GLIBC_2.2.5");
   ASSERT_TRUE(glibc);
   EXPECT_EQ(glibc->version, (std::vector<int>{2, 2, 5}));
-  for (const char* text : {"GLIBC_PRIVATE", "GCC_3.0", "GLIBC_", "GLIBC2.17", "CXXABI_1", "glibc_2.17",
-                           "GLIBCXX_3..4"}) {
+  for (const char* text : {"GLIBC_PRIVATE", "GCC_3.0", "GLIBC_", "GLIBC2.17", "CXXABI_1",
+                           "glibc_2.17", "GLIBCXX_3..4"}) {
     EXPECT_FALSE(kget::metadata::parse_symbol_version(text)) << text;
   }
+}
+
+} // namespace
+
+namespace {
+
+TEST(MetadataParse, DeeplyNestedValuesDoNotExhaustTheStack) {
+  std::string deep = "{\"name\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
+  auto parsed = parse_metadata(deep);
+  ASSERT_FALSE(parsed);
+  EXPECT_NE(
+      parsed.error().message.find("$.name: expected a string, found an array with 1 elements"),
+      std::string::npos)
+      << parsed.error().message.substr(0, 200);
+}
+
+TEST(MetadataParse, CpuFeatureNamesAreLowerCaseTokens) {
+  json document = valid_cuda_document();
+  document["kget"]["requires"]["cpu_features"] = {"avx2", "AVX512F"};
+  auto parsed = parse_metadata(document.dump());
+  ASSERT_FALSE(parsed);
+  EXPECT_NE(parsed.error().message.find(
+                "$.kget.requires.cpu_features[1]: \"AVX512F\" is not a CPU feature name"),
+            std::string::npos)
+      << parsed.error().message;
 }
 
 } // namespace

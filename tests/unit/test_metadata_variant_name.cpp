@@ -42,12 +42,13 @@ TEST(VariantName, RecognisesPythonGrammarsAsForeign) {
     const char* expected;
   };
   for (const Case& c : {
-           Case{"torch28-cxx11-cu128-x86_64-linux", "PyTorch/Python (torch 2.8), CUDA 12.8, x86_64-linux"},
+           Case{"torch28-cxx11-cu128-x86_64-linux",
+                "PyTorch/Python (torch 2.8), CUDA 12.8, x86_64-linux"},
            Case{"torch212-cxx11-cu130-aarch64-linux", "torch 2.12"},
            Case{"torch27-cxx98-cu118-x86_64-linux", "torch 2.7"},
            Case{"torch212-metal-aarch64-darwin", "metal"},
            Case{"torch-stable-abi29-cu130-x86_64-linux", "torch stable ABI 2.9"},
-           Case{"tvm-ffi01-cu128-x86_64-linux", "TVM-FFI 01"},
+           Case{"tvm-ffi01-cu128-x86_64-linux", "built for PyTorch/Python (TVM-FFI 0.1 module)"},
            Case{"torch-cuda", "noarch torch-cuda"},
            Case{"torch-cpu", "noarch torch-cpu"},
            Case{"torch-universal", "torch-universal"},

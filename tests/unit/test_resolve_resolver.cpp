@@ -3,7 +3,6 @@
 #include "resolve/resolver.hpp"
 
 #include <gtest/gtest.h>
-
 #include <map>
 
 using namespace kget;
@@ -56,8 +55,8 @@ VariantMetadata cuda_metadata(util::MajorMinor toolkit, std::initializer_list<co
   meta.version = 1;
   meta.backend_type = "cuda";
   meta.kget.abi_major = 1;
-  meta.kget.cuda = metadata::CudaRequirements{toolkit, {toolkit.major, 0}, targets(sass),
-                                              targets(ptx)};
+  meta.kget.cuda =
+      metadata::CudaRequirements{toolkit, {toolkit.major, 0}, targets(sass), targets(ptx)};
   meta.kget.symbol_versions = {"GLIBC_2.17", "GLIBCXX_3.4.21"};
   return meta;
 }
@@ -72,13 +71,14 @@ VariantMetadata cpu_metadata(std::vector<std::string> features = {}) {
   return meta;
 }
 
-Candidate candidate(std::string name, VariantMetadata meta) { return {std::move(name), meta}; }
+Candidate candidate(std::string name, VariantMetadata meta) {
+  return {std::move(name), meta};
+}
 
 // A typical published set: one exact-arch build, a broad build, a PTX-only build, a CPU build.
 std::vector<Candidate> typical_set() {
   return {
-      candidate("kget1-cu130-x86_64-linux",
-                cuda_metadata(k_cuda130, {"sm_90a", "sm_100a"}, {})),
+      candidate("kget1-cu130-x86_64-linux", cuda_metadata(k_cuda130, {"sm_90a", "sm_100a"}, {})),
       candidate("kget1-cu129-x86_64-linux",
                 cuda_metadata({12, 9}, {"sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_120"},
                               {"compute_120"})),
@@ -114,13 +114,16 @@ struct Scenario {
   const char* chosen_reason; // substring of the chosen verdict's reason
 };
 
-void PrintTo(const Scenario& scenario, std::ostream* out) { *out << scenario.label; }
+void PrintTo(const Scenario& scenario, std::ostream* out) {
+  *out << scenario.label;
+}
 
 class TypicalSet : public ::testing::TestWithParam<Scenario> {};
 
 TEST_P(TypicalSet, ChoosesTheBestFit) {
   const Scenario& s = GetParam();
-  auto resolution = kget::resolve::resolve("k", typical_set(), gpu_host(s.capability, s.driver), DeviceChoice{});
+  auto resolution =
+      kget::resolve::resolve("k", typical_set(), gpu_host(s.capability, s.driver), DeviceChoice{});
   const Verdict* chosen = resolution.chosen();
   ASSERT_NE(chosen, nullptr) << render_explanation(resolution);
   EXPECT_EQ(chosen->variant, s.chosen) << render_explanation(resolution);
@@ -133,14 +136,14 @@ INSTANTIATE_TEST_SUITE_P(
         Scenario{"H100 driver 13.0", k_h100, k_cuda130, "kget1-cu130-x86_64-linux",
                  "exact SASS sm_90a"},
         Scenario{"H100 driver 12.8", k_h100, k_cuda128, "kget1-cu129-x86_64-linux",
-                 "exact SASS sm_90 for cuda:0 (compute capability 9.0, test GPU); CUDA 12.9 build, driver "
+                 "exact SASS sm_90 for cuda:0 (compute capability 9.0, test GPU); CUDA 12.9 build, "
+                 "driver "
                  "supports CUDA 12.8 (minor-version compatibility)"},
         Scenario{"H100 driver 12.2", k_h100, k_cuda122, "kget1-cu129-x86_64-linux",
                  "exact SASS sm_90"},
         Scenario{"A100 driver 13.0", k_a100, k_cuda130, "kget1-cu129-x86_64-linux",
                  "exact SASS sm_80"},
-        Scenario{"L4 driver 13.0", k_l4, k_cuda130, "kget1-cu129-x86_64-linux",
-                 "exact SASS sm_89"},
+        Scenario{"L4 driver 13.0", k_l4, k_cuda130, "kget1-cu129-x86_64-linux", "exact SASS sm_89"},
         Scenario{"RTX 3090 driver 12.8", k_rtx3090, k_cuda128, "kget1-cu129-x86_64-linux",
                  "exact SASS sm_86"},
         Scenario{"B200 driver 13.0", k_b200, k_cuda130, "kget1-cu130-x86_64-linux",
@@ -154,6 +157,22 @@ INSTANTIATE_TEST_SUITE_P(
         Scenario{"B300 driver 13.0", k_b300, k_cuda130, "kget1-cu126-x86_64-linux",
                  "PTX compute_75"},
         Scenario{"V100 driver 13.0", k_v100, k_cuda130, "kget1-cpu-x86_64-linux",
+                 "CPU variant: the fallback"},
+        Scenario{"A100 driver 12.2", k_a100, k_cuda122, "kget1-cu129-x86_64-linux",
+                 "exact SASS sm_80 for cuda:0 (compute capability 8.0, test GPU); CUDA 12.9 build, "
+                 "driver supports CUDA 12.2 (minor-version compatibility)"},
+        Scenario{"L4 driver 12.2", k_l4, k_cuda122, "kget1-cu129-x86_64-linux", "exact SASS sm_89"},
+        Scenario{"L4 driver 12.8", k_l4, k_cuda128, "kget1-cu129-x86_64-linux", "exact SASS sm_89"},
+        Scenario{"A100 driver 12.8", k_a100, k_cuda128, "kget1-cu129-x86_64-linux",
+                 "exact SASS sm_80"},
+        // 12.6 PTX needs a driver for CUDA 12.6: a 12.2 driver cannot JIT it, so the CPU remains.
+        Scenario{"B200 driver 12.2", k_b200, k_cuda122, "kget1-cpu-x86_64-linux",
+                 "CPU variant: the fallback"},
+        Scenario{"RTX 5090 driver 12.8", k_rtx5090, k_cuda128, "kget1-cu129-x86_64-linux",
+                 "exact SASS sm_120"},
+        Scenario{"RTX 5090 driver 12.2", k_rtx5090, k_cuda122, "kget1-cu129-x86_64-linux",
+                 "exact SASS sm_120"},
+        Scenario{"V100 driver 12.2", k_v100, k_cuda122, "kget1-cpu-x86_64-linux",
                  "CPU variant: the fallback"}));
 
 TEST(Resolver, PrefersArchSpecificOverFamilyOverPtx) {
@@ -163,7 +182,8 @@ TEST(Resolver, PrefersArchSpecificOverFamilyOverPtx) {
       candidate("kget1-cu129-x86_64-linux", cuda_metadata({12, 9}, {"sm_90"}, {})),
       candidate("kget1-cu130-x86_64-linux", cuda_metadata(k_cuda130, {"sm_90a"}, {})),
   };
-  auto resolution = kget::resolve::resolve("k", candidates, gpu_host(k_h100, k_cuda130), DeviceChoice{});
+  auto resolution =
+      kget::resolve::resolve("k", candidates, gpu_host(k_h100, k_cuda130), DeviceChoice{});
   EXPECT_EQ(order_of(resolution),
             (std::vector<std::string>{"kget1-cu130-x86_64-linux", "kget1-cu129-x86_64-linux",
                                       "kget1-cu128-x86_64-linux", "kget1-cu126-x86_64-linux"}));
@@ -171,7 +191,8 @@ TEST(Resolver, PrefersArchSpecificOverFamilyOverPtx) {
   EXPECT_EQ(verdict_of(resolution, "kget1-cu128-x86_64-linux").priority->code_tier, 1);
 
   // On an 8.6 GPU, sm_80 SASS (same major) beats PTX, and sm_90a does not run at all.
-  auto ampere = kget::resolve::resolve("k", candidates, gpu_host(k_rtx3090, k_cuda130), DeviceChoice{});
+  auto ampere =
+      kget::resolve::resolve("k", candidates, gpu_host(k_rtx3090, k_cuda130), DeviceChoice{});
   EXPECT_EQ(ampere.chosen()->variant, "kget1-cu128-x86_64-linux");
   EXPECT_NE(ampere.chosen()->reason.find("SASS sm_80 (same major, older minor)"),
             std::string::npos);
@@ -186,12 +207,14 @@ TEST(Resolver, NewerToolkitBreaksTiesBetweenEqualCode) {
       candidate("kget1-cu128-x86_64-linux", cuda_metadata({12, 8}, {"sm_90"}, {})),
       candidate("kget1-cu130-x86_64-linux", cuda_metadata(k_cuda130, {"sm_90"}, {})),
   };
-  auto resolution = kget::resolve::resolve("k", candidates, gpu_host(k_h100, k_cuda130), DeviceChoice{});
+  auto resolution =
+      kget::resolve::resolve("k", candidates, gpu_host(k_h100, k_cuda130), DeviceChoice{});
   EXPECT_EQ(resolution.chosen()->variant, "kget1-cu130-x86_64-linux");
 }
 
 TEST(Resolver, RejectsToolkitNewerThanTheDriverMajor) {
-  auto resolution = kget::resolve::resolve("k", typical_set(), gpu_host(k_h100, k_cuda128), DeviceChoice{});
+  auto resolution =
+      kget::resolve::resolve("k", typical_set(), gpu_host(k_h100, k_cuda128), DeviceChoice{});
   const Verdict& cu130 = verdict_of(resolution, "kget1-cu130-x86_64-linux");
   EXPECT_FALSE(cu130.compatible());
   EXPECT_EQ(cu130.rule, Rule::cuda_driver);
@@ -205,7 +228,8 @@ TEST(Resolver, PtxNeedsADriverThatKnowsItsVersion) {
   std::vector<Candidate> candidates = {
       candidate("kget1-cu128-x86_64-linux", cuda_metadata({12, 8}, {"sm_80"}, {"compute_80"})),
   };
-  auto resolution = kget::resolve::resolve("k", candidates, gpu_host(k_h100, k_cuda122), DeviceChoice{});
+  auto resolution =
+      kget::resolve::resolve("k", candidates, gpu_host(k_h100, k_cuda122), DeviceChoice{});
   const Verdict& verdict = resolution.verdicts.front();
   EXPECT_FALSE(verdict.compatible());
   EXPECT_EQ(verdict.rule, Rule::gpu_arch);
@@ -219,17 +243,52 @@ TEST(Resolver, PtxNeedsADriverThatKnowsItsVersion) {
   EXPECT_NE(a100.chosen()->reason.find("minor-version compatibility"), std::string::npos);
 }
 
-TEST(Resolver, DriverReleaseBelowTheMinorVersionFloorIsRejected) {
+TEST(Resolver, ForwardCompatibilityDriverIsJudgedByItsCudaVersion) {
+  // A CUDA 13.0 compat libcuda on a 535 kernel module: libcuda's version decides.
   std::vector<Candidate> candidates = {
-      candidate("kget1-cu129-x86_64-linux", cuda_metadata({12, 9}, {"sm_90"}, {})),
+      candidate("kget1-cu130-x86_64-linux", cuda_metadata(k_cuda130, {"sm_90a"}, {})),
   };
-  auto old = kget::resolve::resolve("k", candidates, gpu_host(k_h100, k_cuda128, "520.61.05"), DeviceChoice{});
-  EXPECT_EQ(old.verdicts.front().rule, Rule::cuda_driver);
-  EXPECT_NE(old.verdicts.front().reason.find("driver release 520.61.05 is older than 525.60.13"),
-            std::string::npos)
-      << old.verdicts.front().reason;
-  auto fine = kget::resolve::resolve("k", candidates, gpu_host(k_h100, k_cuda128, "570.86.10"), DeviceChoice{});
-  EXPECT_NE(fine.chosen(), nullptr);
+  auto resolution = kget::resolve::resolve(
+      "k", candidates, gpu_host(k_h100, k_cuda130, "535.54.03"), DeviceChoice{});
+  EXPECT_NE(resolution.chosen(), nullptr) << render_explanation(resolution);
+}
+
+TEST(Resolver, MinDriverAboveTheMajorNamesTheToolkitRelease) {
+  VariantMetadata meta = cuda_metadata({12, 8}, {"sm_90"}, {});
+  meta.kget.cuda->min_driver = {12, 8}; // uses a driver API new in 12.8
+  auto resolution = kget::resolve::resolve("k", {candidate("kget1-cu128-x86_64-linux", meta)},
+                                           gpu_host(k_h100, k_cuda122), DeviceChoice{});
+  const Verdict& verdict = resolution.verdicts.front();
+  EXPECT_EQ(verdict.rule, Rule::cuda_driver);
+  EXPECT_EQ(verdict.reason, "built with CUDA 12.8, needs a driver for CUDA 12.8 or newer; this "
+                            "driver supports CUDA 12.2");
+  EXPECT_EQ(verdict.hint, "update the NVIDIA driver to 570.26 or newer");
+}
+
+TEST(Resolver, DevicesAreFoundByOrdinalNotPosition) {
+  // Device 0 could not be queried and is absent; device 1 is an H100.
+  host::HostInfo host = gpu_host(k_h100, k_cuda130);
+  host.cuda.devices[0].ordinal = 1;
+  auto first =
+      kget::resolve::resolve("k", typical_set(), host, DeviceChoice{DeviceChoice::Kind::cuda, 0});
+  EXPECT_EQ(first.chosen(), nullptr);
+  EXPECT_EQ(verdict_of(first, "kget1-cu130-x86_64-linux").reason,
+            "no CUDA device 0; this host has 1");
+  auto second =
+      kget::resolve::resolve("k", typical_set(), host, DeviceChoice{DeviceChoice::Kind::cuda, 1});
+  ASSERT_NE(second.chosen(), nullptr);
+  EXPECT_EQ(second.chosen()->variant, "kget1-cu130-x86_64-linux");
+}
+
+TEST(Resolver, NameAloneDecidesPlatformRules) {
+  host::HostInfo host = cpu_only_host();
+  EXPECT_EQ(judge_by_name("kget1-cu130-aarch64-linux", host)->rule, Rule::cpu_arch);
+  EXPECT_EQ(judge_by_name("kget1-cpu-x86_64-darwin", host)->rule, Rule::os);
+  EXPECT_EQ(judge_by_name("kget3-cpu-x86_64-linux", host)->rule, Rule::abi);
+  EXPECT_EQ(judge_by_name("torch28-cxx11-cu128-x86_64-linux", host)->rule, Rule::framework);
+  EXPECT_EQ(judge_by_name("nonsense", host)->rule, Rule::variant_name);
+  EXPECT_FALSE(judge_by_name("kget1-cu130-x86_64-linux", host));
+  EXPECT_FALSE(judge_by_name("kget1-cpu-x86_64-linux", host));
 }
 
 TEST(Resolver, ArchSpecificAndFamilyRules) {
@@ -239,16 +298,23 @@ TEST(Resolver, ArchSpecificAndFamilyRules) {
     bool runs;
   };
   for (const Case& c : {
-           Case{"sm_90a", {9, 0}, true},   Case{"sm_90a", {10, 0}, false},
-           Case{"sm_100a", {10, 3}, false}, Case{"sm_100f", {10, 3}, true},
-           Case{"sm_100f", {10, 0}, true},  Case{"sm_100f", {12, 0}, false},
-           Case{"sm_103f", {10, 0}, false}, Case{"sm_80", {8, 9}, true},
-           Case{"sm_86", {8, 0}, false},    Case{"sm_80", {9, 0}, false},
-           Case{"sm_120", {12, 1}, true},   Case{"sm_75", {7, 5}, true},
+           Case{"sm_90a", {9, 0}, true},
+           Case{"sm_90a", {10, 0}, false},
+           Case{"sm_100a", {10, 3}, false},
+           Case{"sm_100f", {10, 3}, true},
+           Case{"sm_100f", {10, 0}, true},
+           Case{"sm_100f", {12, 0}, false},
+           Case{"sm_103f", {10, 0}, false},
+           Case{"sm_80", {8, 9}, true},
+           Case{"sm_86", {8, 0}, false},
+           Case{"sm_80", {9, 0}, false},
+           Case{"sm_120", {12, 1}, true},
+           Case{"sm_75", {7, 5}, true},
        }) {
     std::vector<Candidate> candidates = {
         candidate("kget1-cu130-x86_64-linux", cuda_metadata(k_cuda130, {c.sass}, {}))};
-    auto resolution = kget::resolve::resolve("k", candidates, gpu_host(c.device, k_cuda130), DeviceChoice{});
+    auto resolution =
+        kget::resolve::resolve("k", candidates, gpu_host(c.device, k_cuda130), DeviceChoice{});
     EXPECT_EQ(resolution.chosen() != nullptr, c.runs)
         << c.sass << " on " << c.device.major << "." << c.device.minor;
   }
@@ -261,14 +327,18 @@ TEST(Resolver, PtxRules) {
     bool runs;
   };
   for (const Case& c : {
-           Case{"compute_80", {9, 0}, true},   Case{"compute_80", {12, 0}, true},
-           Case{"compute_90", {8, 9}, false},  Case{"compute_90a", {9, 0}, true},
-           Case{"compute_90a", {10, 0}, false}, Case{"compute_100f", {10, 3}, true},
+           Case{"compute_80", {9, 0}, true},
+           Case{"compute_80", {12, 0}, true},
+           Case{"compute_90", {8, 9}, false},
+           Case{"compute_90a", {9, 0}, true},
+           Case{"compute_90a", {10, 0}, false},
+           Case{"compute_100f", {10, 3}, true},
            Case{"compute_100f", {12, 0}, false},
        }) {
     std::vector<Candidate> candidates = {
         candidate("kget1-cu130-x86_64-linux", cuda_metadata(k_cuda130, {}, {c.ptx}))};
-    auto resolution = kget::resolve::resolve("k", candidates, gpu_host(c.device, k_cuda130), DeviceChoice{});
+    auto resolution =
+        kget::resolve::resolve("k", candidates, gpu_host(c.device, k_cuda130), DeviceChoice{});
     EXPECT_EQ(resolution.chosen() != nullptr, c.runs)
         << c.ptx << " on " << c.device.major << "." << c.device.minor;
   }
@@ -284,8 +354,8 @@ TEST(Resolver, CpuOnlyHostFallsBackToCpu) {
 }
 
 TEST(Resolver, AskingForACudaDeviceDisablesTheCpuFallback) {
-  auto resolution =
-      kget::resolve::resolve("k", typical_set(), cpu_only_host(), DeviceChoice{DeviceChoice::Kind::cuda, 0});
+  auto resolution = kget::resolve::resolve("k", typical_set(), cpu_only_host(),
+                                           DeviceChoice{DeviceChoice::Kind::cuda, 0});
   EXPECT_EQ(resolution.chosen(), nullptr);
   EXPECT_EQ(verdict_of(resolution, "kget1-cpu-x86_64-linux").rule, Rule::device_choice);
   auto chosen = choose(resolution);
@@ -298,7 +368,7 @@ TEST(Resolver, AskingForACudaDeviceDisablesTheCpuFallback) {
 
 TEST(Resolver, AskingForTheCpuSkipsCudaVariants) {
   auto resolution = kget::resolve::resolve("k", typical_set(), gpu_host(k_h100, k_cuda130),
-                            DeviceChoice{DeviceChoice::Kind::cpu, 0});
+                                           DeviceChoice{DeviceChoice::Kind::cpu, 0});
   ASSERT_NE(resolution.chosen(), nullptr);
   EXPECT_EQ(resolution.chosen()->variant, "kget1-cpu-x86_64-linux");
   EXPECT_EQ(resolution.chosen()->reason, "CPU variant, as asked");
@@ -308,11 +378,14 @@ TEST(Resolver, AskingForTheCpuSkipsCudaVariants) {
 TEST(Resolver, ChosenDeviceDecides) {
   host::HostInfo host = gpu_host(k_a100, k_cuda130);
   host.cuda.devices.push_back({1, "second", "", k_h100, 132, 80ull << 30});
-  auto first = kget::resolve::resolve("k", typical_set(), host, DeviceChoice{DeviceChoice::Kind::cuda, 0});
+  auto first =
+      kget::resolve::resolve("k", typical_set(), host, DeviceChoice{DeviceChoice::Kind::cuda, 0});
   EXPECT_EQ(first.chosen()->variant, "kget1-cu129-x86_64-linux");
-  auto second = kget::resolve::resolve("k", typical_set(), host, DeviceChoice{DeviceChoice::Kind::cuda, 1});
+  auto second =
+      kget::resolve::resolve("k", typical_set(), host, DeviceChoice{DeviceChoice::Kind::cuda, 1});
   EXPECT_EQ(second.chosen()->variant, "kget1-cu130-x86_64-linux");
-  auto missing = kget::resolve::resolve("k", typical_set(), host, DeviceChoice{DeviceChoice::Kind::cuda, 2});
+  auto missing =
+      kget::resolve::resolve("k", typical_set(), host, DeviceChoice{DeviceChoice::Kind::cuda, 2});
   EXPECT_EQ(missing.chosen(), nullptr);
   EXPECT_EQ(verdict_of(missing, "kget1-cu130-x86_64-linux").reason,
             "no CUDA device 2; this host has 2");
@@ -332,8 +405,8 @@ TEST(Resolver, RuntimeAbiRequirements) {
   host.runtime.glibc = {"GLIBC", {2, 28}};
   VariantMetadata needs_new_glibc = cpu_metadata();
   needs_new_glibc.kget.symbol_versions = {"GLIBC_2.34", "GLIBCXX_3.4.32", "CXXABI_1.3.9"};
-  auto resolution = kget::resolve::resolve("k", {candidate("kget1-cpu-x86_64-linux", needs_new_glibc)}, host,
-                            DeviceChoice{});
+  auto resolution = kget::resolve::resolve(
+      "k", {candidate("kget1-cpu-x86_64-linux", needs_new_glibc)}, host, DeviceChoice{});
   const Verdict& verdict = resolution.verdicts.front();
   EXPECT_EQ(verdict.rule, Rule::symbol_versions);
   EXPECT_EQ(verdict.reason, "needs GLIBC_2.34 (this host provides up to GLIBC_2.28), "
@@ -342,14 +415,15 @@ TEST(Resolver, RuntimeAbiRequirements) {
   host.runtime.glibcxx.highest.clear();
   VariantMetadata needs_libstdcxx = cpu_metadata();
   needs_libstdcxx.kget.symbol_versions = {"GLIBCXX_3.4.9"};
-  auto no_libstdcxx = kget::resolve::resolve("k", {candidate("kget1-cpu-x86_64-linux", needs_libstdcxx)}, host,
-                              DeviceChoice{});
+  auto no_libstdcxx = kget::resolve::resolve(
+      "k", {candidate("kget1-cpu-x86_64-linux", needs_libstdcxx)}, host, DeviceChoice{});
   EXPECT_EQ(no_libstdcxx.verdicts.front().reason,
             "needs GLIBCXX_3.4.9 (this host provides no GLIBCXX symbols)");
 
   VariantMetadata old_enough = cpu_metadata();
   old_enough.kget.symbol_versions = {"GLIBC_2.2.5", "GLIBC_2.28"};
-  EXPECT_NE(kget::resolve::resolve("k", {candidate("kget1-cpu-x86_64-linux", old_enough)}, host, DeviceChoice{})
+  EXPECT_NE(kget::resolve::resolve("k", {candidate("kget1-cpu-x86_64-linux", old_enough)}, host,
+                                   DeviceChoice{})
                 .chosen(),
             nullptr);
 }
@@ -372,15 +446,22 @@ TEST(Resolver, PlatformAbiAndNameRules) {
   std::vector<Candidate> candidates = {
       candidate("kget1-cpu-aarch64-linux", cpu_metadata()),
       candidate("kget1-cpu-x86_64-darwin", cpu_metadata()),
-      candidate("kget2-cpu-x86_64-linux", cpu_metadata()), // metadata says ABI 1
+      candidate("kget1-cpu-x86_64-linux",
+                [] {
+                  VariantMetadata abi2 = cpu_metadata();
+                  abi2.kget.abi_major = 2;
+                  return abi2;
+                }()),
       candidate("kget1-cu130-x86_64-linux", mislabelled),
       candidate("kget1-cu129-x86_64-linux", wrong_backend),
       candidate("kget1-cu131-x86_64-linux", low_min_driver),
-      {"kget1-cu120-x86_64-linux", kget::fail(ErrorKind::invalid_metadata, "metadata.json $.x: bad")},
+      {"kget1-cu120-x86_64-linux",
+       kget::fail(ErrorKind::invalid_metadata, "metadata.json $.x: bad")},
       candidate("torch28-cxx11-cu128-x86_64-linux", cpu_metadata()),
       candidate("whatever", cpu_metadata()),
   };
-  auto resolution = kget::resolve::resolve("k", candidates, gpu_host(k_h100, k_cuda130), DeviceChoice{});
+  auto resolution =
+      kget::resolve::resolve("k", candidates, gpu_host(k_h100, k_cuda130), DeviceChoice{});
   EXPECT_EQ(resolution.chosen(), nullptr);
   struct Expected {
     const char* variant;
@@ -391,8 +472,8 @@ TEST(Resolver, PlatformAbiAndNameRules) {
            Expected{"kget1-cpu-aarch64-linux", Rule::cpu_arch,
                     "built for aarch64 CPUs; this host is x86_64"},
            Expected{"kget1-cpu-x86_64-darwin", Rule::os, "built for darwin; this host runs linux"},
-           Expected{"kget2-cpu-x86_64-linux", Rule::metadata,
-                    "the name says ABI 2, $.kget.abi.major says 1"},
+           Expected{"kget1-cpu-x86_64-linux", Rule::metadata,
+                    "the name says ABI 1, $.kget.abi.major says 2"},
            Expected{"kget1-cu130-x86_64-linux", Rule::metadata,
                     "the name says CUDA 13.0, $.kget.cuda.toolkit says 12.8"},
            Expected{"kget1-cu129-x86_64-linux", Rule::metadata,
@@ -400,19 +481,21 @@ TEST(Resolver, PlatformAbiAndNameRules) {
            Expected{"kget1-cu131-x86_64-linux", Rule::metadata,
                     "$.kget.cuda.min_driver 12.8 is below 13.0"},
            Expected{"kget1-cu120-x86_64-linux", Rule::metadata, "metadata.json $.x: bad"},
-           Expected{"torch28-cxx11-cu128-x86_64-linux", Rule::framework,
-                    "built for PyTorch/Python (torch 2.8), CUDA 12.8, x86_64-linux, not kget's C ABI"},
+           Expected{
+               "torch28-cxx11-cu128-x86_64-linux", Rule::framework,
+               "built for PyTorch/Python (torch 2.8), CUDA 12.8, x86_64-linux, not kget's C ABI"},
            Expected{"whatever", Rule::variant_name, "is not a variant name kget knows"},
        }) {
     const Verdict& verdict = verdict_of(resolution, e.variant);
     EXPECT_EQ(verdict.rule, e.rule) << e.variant << ": " << verdict.reason;
-    EXPECT_NE(verdict.reason.find(e.reason), std::string::npos) << e.variant << ": " << verdict.reason;
+    EXPECT_NE(verdict.reason.find(e.reason), std::string::npos)
+        << e.variant << ": " << verdict.reason;
   }
   // ABI 2 labelled consistently is an ABI rejection, not a metadata one.
   VariantMetadata consistent_abi2 = cpu_metadata();
   consistent_abi2.kget.abi_major = 2;
   auto abi = kget::resolve::resolve("k", {candidate("kget2-cpu-x86_64-linux", consistent_abi2)},
-                     cpu_only_host(), DeviceChoice{});
+                                    cpu_only_host(), DeviceChoice{});
   EXPECT_EQ(abi.verdicts.front().rule, Rule::abi);
   EXPECT_EQ(abi.verdicts.front().reason, "built for kget kernel ABI 2; this kget loads ABI 1");
   EXPECT_EQ(abi.verdicts.front().hint, "upgrade kget to one that loads this ABI");
@@ -427,7 +510,7 @@ TEST(Resolver, RejectionsAreOrderedNearestMissFirst) {
       candidate("kget1-cu128-x86_64-linux", cuda_metadata({12, 8}, {"sm_90"}, {})),
   };
   auto resolution = kget::resolve::resolve("k", candidates, gpu_host(k_rtx3090, k_cuda128),
-                            DeviceChoice{DeviceChoice::Kind::cuda, 0});
+                                           DeviceChoice{DeviceChoice::Kind::cuda, 0});
   EXPECT_EQ(resolution.chosen(), nullptr);
   EXPECT_EQ(order_of(resolution),
             (std::vector<std::string>{"kget1-cu128-x86_64-linux", "kget1-cu130-x86_64-linux",
@@ -442,7 +525,8 @@ TEST(Resolver, RejectionsAreOrderedNearestMissFirst) {
 }
 
 TEST(Resolver, JsonDocument) {
-  auto resolution = kget::resolve::resolve("demo", typical_set(), gpu_host(k_h100, k_cuda128), DeviceChoice{});
+  auto resolution =
+      kget::resolve::resolve("demo", typical_set(), gpu_host(k_h100, k_cuda128), DeviceChoice{});
   auto document = to_json(resolution);
   EXPECT_EQ(document["subject"], "demo");
   EXPECT_EQ(document["chosen"], "kget1-cu129-x86_64-linux");

@@ -1,7 +1,6 @@
 #include "settings/settings.hpp"
 
 #include <gtest/gtest.h>
-
 #include <set>
 
 using namespace kget::settings;
@@ -22,8 +21,8 @@ TEST(Settings, EveryIdIsDeclaredOnceWithADescription) {
 }
 
 TEST(Settings, OwnVariableThenFallbacksThenDefault) {
-  auto both = Environment::from_map({{"KGET_ENDPOINT", "http://127.0.0.1:1"},
-                                     {"HF_ENDPOINT", "https://mirror.example"}});
+  auto both = Environment::from_map(
+      {{"KGET_ENDPOINT", "http://127.0.0.1:1"}, {"HF_ENDPOINT", "https://mirror.example"}});
   auto value = lookup(Id::endpoint, both);
   EXPECT_EQ(value.value, "http://127.0.0.1:1");
   EXPECT_EQ(value.source, "KGET_ENDPOINT");

@@ -3,6 +3,8 @@
 #include "util/strings.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 using namespace kget;
 using namespace kget::util;
@@ -63,6 +65,19 @@ TEST(ReadFile, ErrorsNameTheCause) {
   auto ok = read_file(KGET_FIXTURES_DIR "/kernels/demo/README.md");
   ASSERT_TRUE(ok);
   EXPECT_NE(ok->find("resolver"), std::string::npos);
+}
+
+} // namespace
+
+namespace {
+
+TEST(ReadFile, FifoIsRefusedWithoutBlocking) {
+  std::string path = "/tmp/kget-test-fifo-" + std::to_string(getpid());
+  ASSERT_EQ(mkfifo(path.c_str(), 0600), 0);
+  auto result = read_file(path);
+  unlink(path.c_str());
+  ASSERT_FALSE(result);
+  EXPECT_NE(result.error().message.find("it is not a regular file"), std::string::npos);
 }
 
 } // namespace
