@@ -1,5 +1,7 @@
 #include "host/elf_versions.hpp"
 
+#include "util/fs.hpp"
+
 #include <bit>
 #include <cerrno>
 #include <cstdint>
@@ -67,22 +69,6 @@ public:
 private:
   int m_fd;
   std::uint64_t m_size;
-};
-
-class FileDescriptor {
-public:
-  explicit FileDescriptor(int fd) : m_fd(fd) {}
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  ~FileDescriptor() {
-    if (m_fd >= 0) {
-      ::close(m_fd);
-    }
-  }
-  int get() const { return m_fd; }
-
-private:
-  int m_fd;
 };
 
 class VersionDefinitionReader {
@@ -267,7 +253,7 @@ private:
 } // namespace
 
 Result<std::vector<std::string>> read_version_definitions(const std::string& path) {
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  util::FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     return fail(ErrorKind::io, "{}: cannot open: {}", path, std::strerror(errno));
   }

@@ -8,25 +8,11 @@
 
 namespace kget::util {
 
-namespace {
-
-class FileDescriptor {
-public:
-  explicit FileDescriptor(int fd) : m_fd(fd) {}
-  ~FileDescriptor() {
-    if (m_fd >= 0) {
-      ::close(m_fd);
-    }
+FileDescriptor::~FileDescriptor() {
+  if (m_fd >= 0) {
+    ::close(m_fd);
   }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return m_fd; }
-
-private:
-  int m_fd;
-};
-
-} // namespace
+}
 
 Result<std::string> read_file(const std::filesystem::path& path, size_t max_size) {
   // O_NONBLOCK: opening a FIFO must not wait for a writer; anything but a regular file is refused.
