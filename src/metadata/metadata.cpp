@@ -1,5 +1,7 @@
 #include "metadata/metadata.hpp"
 
+#include "metadata/variant_name.hpp"
+
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -389,16 +391,14 @@ std::optional<CudaTarget> parse_cuda_target(std::string_view text) {
         rest.back() == 'a' ? CudaTarget::Suffix::arch_specific : CudaTarget::Suffix::family;
     rest.remove_suffix(1);
   }
-  // The last digit is the minor: sm_90 = 9.0, sm_120 = 12.0.
-  if (rest.size() < 2 || rest.size() > 3 || rest.front() == '0') {
+  if (rest.size() > 3 || (!rest.empty() && rest.front() == '0')) {
     return std::nullopt;
   }
-  auto major = util::parse_uint(rest.substr(0, rest.size() - 1));
-  auto minor = util::parse_uint(rest.substr(rest.size() - 1));
-  if (!major || !minor) {
+  auto capability = parse_squashed_version(rest);
+  if (!capability) {
     return std::nullopt;
   }
-  target.capability = {*major, *minor};
+  target.capability = *capability;
   return target;
 }
 

@@ -21,19 +21,6 @@ bool all_digits(std::string_view text) {
   return true;
 }
 
-// Hub backend tokens squash versions: cu128 = CUDA 12.8 (the last digit is the minor).
-std::optional<util::MajorMinor> squashed_version(std::string_view digits) {
-  if (digits.size() < 2 || !all_digits(digits)) {
-    return std::nullopt;
-  }
-  auto major = util::parse_uint(digits.substr(0, digits.size() - 1));
-  auto minor = util::parse_uint(digits.substr(digits.size() - 1));
-  if (!major || !minor) {
-    return std::nullopt;
-  }
-  return util::MajorMinor{*major, *minor};
-}
-
 // Torch versions squash the other way: torch212 = 2.12 (the first digit is the major).
 std::string torch_version(std::string_view digits) {
   if (digits.size() < 2) {
@@ -47,12 +34,12 @@ std::string describe_backend(std::string_view token) {
     return "CPU";
   }
   if (util::starts_with(token, "cu")) {
-    if (auto version = squashed_version(token.substr(2))) {
+    if (auto version = parse_squashed_version(token.substr(2))) {
       return fmt::format("CUDA {}.{}", version->major, version->minor);
     }
   }
   if (util::starts_with(token, "rocm")) {
-    if (auto version = squashed_version(token.substr(4))) {
+    if (auto version = parse_squashed_version(token.substr(4))) {
       return fmt::format("ROCm {}.{}", version->major, version->minor);
     }
   }
@@ -148,9 +135,9 @@ ParsedVariantName parse_kget_grammar(std::string_view name) {
   std::string_view backend = parts[1];
   if (backend == "cpu") {
     out.backend.type = BackendType::cpu;
-  } else if (util::starts_with(backend, "cu") && squashed_version(backend.substr(2))) {
+  } else if (util::starts_with(backend, "cu") && parse_squashed_version(backend.substr(2))) {
     out.backend.type = BackendType::cuda;
-    out.backend.cuda_toolkit = *squashed_version(backend.substr(2));
+    out.backend.cuda_toolkit = *parse_squashed_version(backend.substr(2));
   } else {
     return UnrecognisedVariantName{
         fmt::format("backend \"{}\" ({}) is not supported by kget; supported: cpu, cuXY", backend,
@@ -165,6 +152,18 @@ ParsedVariantName parse_kget_grammar(std::string_view name) {
 }
 
 } // namespace
+
+std::optional<util::MajorMinor> parse_squashed_version(std::string_view digits) {
+  if (digits.size() < 2 || !all_digits(digits)) {
+    return std::nullopt;
+  }
+  auto major = util::parse_uint(digits.substr(0, digits.size() - 1));
+  auto minor = util::parse_uint(digits.substr(digits.size() - 1));
+  if (!major || !minor) {
+    return std::nullopt;
+  }
+  return util::MajorMinor{*major, *minor};
+}
 
 ParsedVariantName parse_variant_name(std::string_view name) {
   if (util::starts_with(name, "kget")) {

@@ -5,6 +5,7 @@
 
 #include "util/strings.hpp"
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -40,6 +41,10 @@ using ParsedVariantName =
     std::variant<KgetVariantName, ForeignVariantName, UnrecognisedVariantName>;
 
 ParsedVariantName parse_variant_name(std::string_view name);
+
+// Squashed CUDA versions put the minor in the last digit: "130" -> 13.0, "118" -> 11.8,
+// "90" -> 9.0 (as in cu130 and sm_90). nullopt unless at least two digits.
+std::optional<util::MajorMinor> parse_squashed_version(std::string_view digits);
 
 // "cu130" for CUDA 13.0, "cpu" for the CPU.
 std::string backend_token(const Backend& backend);
