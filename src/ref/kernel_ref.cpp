@@ -18,12 +18,6 @@ constexpr std::string_view k_range_starts = "^~<>=!";
 constexpr std::string_view k_git_forbidden = " ~^:?*[\\";
 constexpr std::string_view k_example = "kernels-community/activation";
 
-template <class... Args>
-std::unexpected<SyntaxError> syntax_error(std::optional<size_t> offset,
-                                          fmt::format_string<Args...> format, Args&&... args) {
-  return std::unexpected(SyntaxError{fmt::format(format, std::forward<Args>(args)...), offset});
-}
-
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
 }

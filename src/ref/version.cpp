@@ -33,12 +33,6 @@ bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-template <class... Args>
-std::unexpected<SyntaxError> syntax_error(std::optional<size_t> offset,
-                                          fmt::format_string<Args...> format, Args&&... args) {
-  return std::unexpected(SyntaxError{fmt::format(format, std::forward<Args>(args)...), offset});
-}
-
 // A piece of the text being parsed that remembers where it sits, so that errors point into the
 // whole text rather than into the piece.
 struct Span {

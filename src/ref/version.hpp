@@ -40,6 +40,12 @@ struct SyntaxError {
 template <class T>
 using Parsed = std::expected<T, SyntaxError>;
 
+template <class... Args>
+std::unexpected<SyntaxError> syntax_error(std::optional<size_t> offset,
+                                          fmt::format_string<Args...> format, Args&&... args) {
+  return std::unexpected(SyntaxError{fmt::format(format, std::forward<Args>(args)...), offset});
+}
+
 // One condition of a range after its shorthand is expanded: `version <comparison> bound.version`.
 enum class Comparison { eq, lt, le, gt, ge };
 struct Bound {
