@@ -1,4 +1,3 @@
-#include "resolve/cuda_drivers.hpp"
 #include "resolve/device_choice.hpp"
 
 #include <gtest/gtest.h>
@@ -49,15 +48,6 @@ TEST(DeviceChoice, FromEnvironmentNamesTheVariable) {
   auto bad = device_choice_from(settings::Environment::from_map({{"KGET_DEVICE", "gpu0"}}));
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().message.find("KGET_DEVICE: device \"gpu0\""), 0u) << bad.error().message;
-}
-
-TEST(CudaDrivers, Tables) {
-  EXPECT_EQ(minor_compat_min_release({11, 8}), "450.80.02");
-  EXPECT_EQ(minor_compat_min_release({12, 9}), "525.60.13");
-  EXPECT_EQ(minor_compat_min_release({13, 0}), "580.65.06");
-  EXPECT_EQ(minor_compat_min_release({14, 0}), "");
-  EXPECT_EQ(toolkit_driver_release({12, 8}), "570.26");
-  EXPECT_EQ(toolkit_driver_release({12, 7}), "");
 }
 
 } // namespace
