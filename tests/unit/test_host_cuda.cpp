@@ -242,6 +242,14 @@ TEST(HostCuda, DefaultLibraryNeverCrashes) {
   if (!host.cuda.available) {
     EXPECT_FALSE(host.cuda.unavailable_reason.empty());
     EXPECT_TRUE(host.cuda.devices.empty());
+  } else {
+    // A real driver: it reports a CUDA version and sane devices with ordinals in range.
+    EXPECT_GE(host.cuda.driver_version.major, 10);
+    for (const auto& device : host.cuda.devices) {
+      EXPECT_GE(device.capability.major, 3) << device.name;
+      EXPECT_GT(device.sm_count, 0) << device.name;
+      EXPECT_GT(device.total_memory, 0u) << device.name;
+    }
   }
 }
 
