@@ -28,7 +28,9 @@ typedef enum kget_status {
   KGET_ERROR_INTEGRITY = 9,
   KGET_ERROR_ABI = 10,
   KGET_ERROR_IO = 11,
-  KGET_ERROR_INTERNAL = 12
+  KGET_ERROR_INTERNAL = 12,
+  KGET_ERROR_CONFLICT = 13,
+  KGET_ERROR_PERMISSION = 14
 } kget_status;
 
 /* The version of libkget, e.g. "0.1.0". */

@@ -30,6 +30,8 @@ enum class ErrorKind : int {
   abi = 10,                  // a library does not satisfy the kernel C ABI or its metadata
   io = 11,                   // the filesystem refused a read or write
   internal = 12,             // a bug in kget
+  conflict = 13,             // a version is already published with other content
+  permission = 14,           // the registry refused the token, or none was given
 };
 
 /// The name of an error kind, e.g. "no_compatible_variant".

@@ -27,6 +27,10 @@ const char* to_string(ErrorKind kind) noexcept {
     return "io";
   case ErrorKind::internal:
     return "internal";
+  case ErrorKind::conflict:
+    return "conflict";
+  case ErrorKind::permission:
+    return "permission";
   }
   return "unknown";
 }

@@ -2,6 +2,7 @@
 // runtime ABI detection built on it.
 #include "host/elf_versions.hpp"
 #include "host/runtime.hpp"
+#include "support/temp_dir.hpp"
 
 #include <algorithm>
 #include <array>
@@ -39,23 +40,7 @@ bool contains(const std::vector<std::string>& list, const std::string& item) {
   return std::find(list.begin(), list.end(), item) != list.end();
 }
 
-class TempDir {
-public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "kget-host-XXXXXX").string();
-    m_path = ::mkdtemp(pattern.data());
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(m_path, ignored);
-  }
-  std::string file(const std::string& name) const { return m_path + "/" + name; }
-
-private:
-  std::string m_path;
-};
+using kget::testing::TempDir;
 
 // A minimal ELF64 image: a string table and a version-definition section with the base entry
 // "libfoo.so" and the versions FOO_1.0 and FOO_2.0. Offsets are kept so that tests can damage it.

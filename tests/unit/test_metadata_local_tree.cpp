@@ -1,4 +1,5 @@
 #include "metadata/local_tree.hpp"
+#include "support/temp_dir.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -10,18 +11,7 @@ using kget::metadata::read_local_variants;
 
 namespace {
 
-class TempDir {
-public:
-  TempDir() {
-    char pattern[] = "/tmp/kget-test-XXXXXX";
-    m_path = mkdtemp(pattern);
-  }
-  ~TempDir() { fs::remove_all(m_path); }
-  const fs::path& path() const { return m_path; }
-
-private:
-  fs::path m_path;
-};
+using kget::testing::TempDir;
 
 TEST(LocalTree, ReadsTheDemoFixture) {
   auto variants = read_local_variants(fs::path(KGET_FIXTURES_DIR) / "kernels/demo");

@@ -1,0 +1,125 @@
+#include "digest/digest.hpp"
+
+#include "util/fs.hpp"
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <openssl/evp.h>
+#include <stdexcept>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace kget::digest {
+
+struct Hasher::State {
+  EVP_MD_CTX* context = nullptr;
+  ~State() { EVP_MD_CTX_free(context); }
+};
+
+Hasher::Hasher(Algorithm algorithm) : m_state(std::make_unique<State>()) {
+  m_state->context = EVP_MD_CTX_new();
+  const EVP_MD* md = algorithm == Algorithm::sha256 ? EVP_sha256() : EVP_sha1();
+  // Failing here means OpenSSL is out of memory or broken; there is no sensible way on.
+  if (m_state->context == nullptr || EVP_DigestInit_ex(m_state->context, md, nullptr) != 1) {
+    throw std::runtime_error("OpenSSL cannot initialise a digest");
+  }
+}
+
+Hasher::Hasher(Hasher&&) noexcept = default;
+Hasher& Hasher::operator=(Hasher&&) noexcept = default;
+Hasher::~Hasher() = default;
+
+void Hasher::update(std::string_view data) {
+  EVP_DigestUpdate(m_state->context, data.data(), data.size());
+}
+
+std::string Hasher::finish_hex() {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(m_state->context, digest.data(), &length);
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string text;
+  text.reserve(length * 2);
+  for (unsigned int i = 0; i < length; ++i) {
+    text.push_back(hex[digest[i] >> 4]);
+    text.push_back(hex[digest[i] & 15]);
+  }
+  return text;
+}
+
+std::string sha256_hex(std::string_view data) {
+  Hasher hasher(Algorithm::sha256);
+  hasher.update(data);
+  return hasher.finish_hex();
+}
+
+std::string sha1_hex(std::string_view data) {
+  Hasher hasher(Algorithm::sha1);
+  hasher.update(data);
+  return hasher.finish_hex();
+}
+
+bool is_lower_hex(std::string_view text, size_t length) {
+  if (text.size() != length) {
+    return false;
+  }
+  for (char c : text) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+GitBlobHasher::GitBlobHasher(uint64_t size) : m_sha1(Algorithm::sha1) {
+  std::string header = fmt::format("blob {}", size);
+  header.push_back('\0');
+  m_sha1.update(header);
+}
+
+Result<FileDigests> hash_file(const std::filesystem::path& path) {
+  util::FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    int error = errno;
+    return fail(error == ENOENT ? ErrorKind::not_found : ErrorKind::io, "cannot open {}: {}",
+                path.string(), std::strerror(error));
+  }
+  struct stat info {};
+  if (::fstat(fd.get(), &info) != 0 || !S_ISREG(info.st_mode)) {
+    return fail(ErrorKind::io, "cannot hash {}: not a regular file", path.string());
+  }
+  FileDigests digests;
+  digests.size = static_cast<uint64_t>(info.st_size);
+  Hasher sha256(Algorithm::sha256);
+  GitBlobHasher git(digests.size);
+  std::string buffer(1 << 20, '\0');
+  uint64_t total = 0;
+  while (true) {
+    ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return fail(ErrorKind::io, "cannot read {}: {}", path.string(), std::strerror(errno));
+    }
+    if (n == 0) {
+      break;
+    }
+    std::string_view chunk(buffer.data(), static_cast<size_t>(n));
+    sha256.update(chunk);
+    git.update(chunk);
+    total += static_cast<uint64_t>(n);
+  }
+  if (total != digests.size) {
+    return fail(ErrorKind::io, "{} changed size while it was read ({} bytes, then {})",
+                path.string(), digests.size, total);
+  }
+  digests.sha256 = sha256.finish_hex();
+  digests.git_oid = git.finish_hex();
+  return digests;
+}
+
+} // namespace kget::digest

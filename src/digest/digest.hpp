@@ -1,0 +1,59 @@
+// Streaming SHA-256 and SHA-1 (OpenSSL), and the digests the Hub protocol names files by: the
+// sha256 of the content, and git's blob id, sha1("blob <size>\0" + content).
+#pragma once
+
+#include "util/result.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace kget::digest {
+
+enum class Algorithm { sha256, sha1 };
+
+class Hasher {
+public:
+  explicit Hasher(Algorithm algorithm);
+  Hasher(Hasher&&) noexcept;
+  Hasher& operator=(Hasher&&) noexcept;
+  ~Hasher();
+  void update(std::string_view data);
+  // Lower-case hex of the digest; the hasher cannot be updated afterwards.
+  std::string finish_hex();
+
+private:
+  struct State;
+  std::unique_ptr<State> m_state;
+};
+
+std::string sha256_hex(std::string_view data);
+std::string sha1_hex(std::string_view data);
+
+// True when `text` is exactly `length` lower-case hex digits (64 for sha256, 40 for sha1).
+bool is_lower_hex(std::string_view text, size_t length);
+
+// Git's object id of a blob, as the Hub reports it in `oid`; needs the size up front, which is
+// why it is a hasher of its own.
+class GitBlobHasher {
+public:
+  explicit GitBlobHasher(uint64_t size);
+  void update(std::string_view data) { m_sha1.update(data); }
+  std::string finish_hex() { return m_sha1.finish_hex(); }
+
+private:
+  Hasher m_sha1;
+};
+
+struct FileDigests {
+  uint64_t size = 0;
+  std::string sha256;
+  std::string git_oid;
+};
+
+// Reads `path` once, computing both digests.
+Result<FileDigests> hash_file(const std::filesystem::path& path);
+
+} // namespace kget::digest
