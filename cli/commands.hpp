@@ -17,5 +17,6 @@ struct Command {
 
 Command add_env_command(CLI::App& app);
 Command add_resolve_command(CLI::App& app);
+Command add_push_command(CLI::App& app);
 
 } // namespace kget::cli

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   std::vector<kget::cli::Command> commands = {
       kget::cli::add_env_command(app),
       kget::cli::add_resolve_command(app),
+      kget::cli::add_push_command(app),
   };
   try {
     app.parse(argc, argv);

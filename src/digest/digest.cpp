@@ -2,12 +2,14 @@
 
 #include "util/fs.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <openssl/evp.h>
+#include <optional>
 #include <stdexcept>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,7 +23,9 @@ struct Hasher::State {
 
 Hasher::Hasher(Algorithm algorithm) : m_state(std::make_unique<State>()) {
   m_state->context = EVP_MD_CTX_new();
-  const EVP_MD* md = algorithm == Algorithm::sha256 ? EVP_sha256() : EVP_sha1();
+  const EVP_MD* md = algorithm == Algorithm::sha256 ? EVP_sha256()
+                     : algorithm == Algorithm::sha1 ? EVP_sha1()
+                                                    : EVP_sha512();
   // Failing here means OpenSSL is out of memory or broken; there is no sensible way on.
   if (m_state->context == nullptr || EVP_DigestInit_ex(m_state->context, md, nullptr) != 1) {
     throw std::runtime_error("OpenSSL cannot initialise a digest");
@@ -80,7 +84,11 @@ GitBlobHasher::GitBlobHasher(uint64_t size) : m_sha1(Algorithm::sha1) {
   m_sha1.update(header);
 }
 
-Result<FileDigests> hash_file(const std::filesystem::path& path) {
+namespace {
+
+// Feeds every byte of the regular file `path` to `consume`; returns the file's size.
+template <class Consume>
+Result<uint64_t> read_whole_file(const std::filesystem::path& path, Consume&& consume) {
   util::FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     int error = errno;
@@ -91,10 +99,8 @@ Result<FileDigests> hash_file(const std::filesystem::path& path) {
   if (::fstat(fd.get(), &info) != 0 || !S_ISREG(info.st_mode)) {
     return fail(ErrorKind::io, "cannot hash {}: not a regular file", path.string());
   }
-  FileDigests digests;
-  digests.size = static_cast<uint64_t>(info.st_size);
-  Hasher sha256(Algorithm::sha256);
-  GitBlobHasher git(digests.size);
+  auto size = static_cast<uint64_t>(info.st_size);
+  consume.start(size);
   std::string buffer(1 << 20, '\0');
   uint64_t total = 0;
   while (true) {
@@ -108,18 +114,65 @@ Result<FileDigests> hash_file(const std::filesystem::path& path) {
     if (n == 0) {
       break;
     }
-    std::string_view chunk(buffer.data(), static_cast<size_t>(n));
-    sha256.update(chunk);
-    git.update(chunk);
+    consume.update(std::string_view(buffer.data(), static_cast<size_t>(n)));
     total += static_cast<uint64_t>(n);
   }
-  if (total != digests.size) {
+  if (total != size) {
     return fail(ErrorKind::io, "{} changed size while it was read ({} bytes, then {})",
-                path.string(), digests.size, total);
+                path.string(), size, total);
   }
-  digests.sha256 = sha256.finish_hex();
-  digests.git_oid = git.finish_hex();
-  return digests;
+  return size;
+}
+
+} // namespace
+
+Result<FileDigests> hash_file(const std::filesystem::path& path) {
+  struct Both {
+    Hasher sha256{Algorithm::sha256};
+    std::optional<GitBlobHasher> git;
+    void start(uint64_t size) { git.emplace(size); }
+    void update(std::string_view chunk) {
+      sha256.update(chunk);
+      git->update(chunk);
+    }
+  } both;
+  KGET_TRY_ASSIGN(uint64_t size, read_whole_file(path, both));
+  return FileDigests{size, both.sha256.finish_hex(), both.git->finish_hex()};
+}
+
+Result<std::string> hash_file_hex(const std::filesystem::path& path, Algorithm algorithm) {
+  struct One {
+    Hasher hasher;
+    void start(uint64_t) {}
+    void update(std::string_view chunk) { hasher.update(chunk); }
+  } one{Hasher(algorithm)};
+  KGET_TRY(read_whole_file(path, one));
+  return one.hasher.finish_hex();
+}
+
+std::string hex_to_base64(std::string_view hex) {
+  auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  std::string bytes;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    bytes.push_back(static_cast<char>(nibble(hex[i]) * 16 + nibble(hex[i + 1])));
+  }
+  static constexpr char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string text;
+  for (size_t i = 0; i < bytes.size(); i += 3) {
+    uint32_t chunk = static_cast<uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
+    size_t available = std::min<size_t>(3, bytes.size() - i);
+    if (available > 1) {
+      chunk |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
+    }
+    if (available > 2) {
+      chunk |= static_cast<unsigned char>(bytes[i + 2]);
+    }
+    for (size_t j = 0; j < 4; ++j) {
+      text.push_back(j <= available ? alphabet[(chunk >> (18 - 6 * j)) & 63] : '=');
+    }
+  }
+  return text;
 }
 
 } // namespace kget::digest

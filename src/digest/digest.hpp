@@ -12,7 +12,7 @@
 
 namespace kget::digest {
 
-enum class Algorithm { sha256, sha1 };
+enum class Algorithm { sha256, sha1, sha512 };
 
 class Hasher {
 public:
@@ -55,5 +55,12 @@ struct FileDigests {
 
 // Reads `path` once, computing both digests.
 Result<FileDigests> hash_file(const std::filesystem::path& path);
+
+// Lower-case hex of one digest of a file.
+Result<std::string> hash_file_hex(const std::filesystem::path& path, Algorithm algorithm);
+
+// Lower-case hex digest to padded base64 (RFC 4648 §4), the form of metadata.json's
+// digest.files. `hex` must be a digest as Hasher gives it.
+std::string hex_to_base64(std::string_view hex);
 
 } // namespace kget::digest

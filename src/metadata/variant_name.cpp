@@ -187,4 +187,31 @@ std::string format_variant_name(const KgetVariantName& name) {
                      name.os);
 }
 
+std::optional<std::string> name_contradiction(const KgetVariantName& name,
+                                              const VariantMetadata& meta) {
+  bool name_is_cuda = name.backend.type == BackendType::cuda;
+  if (name_is_cuda != (meta.backend_type == "cuda")) {
+    return fmt::format("the name says {}, $.backend.type says \"{}\"", backend_token(name.backend),
+                       meta.backend_type);
+  }
+  if (name.abi_major != meta.kget.abi_major) {
+    return fmt::format("the name says ABI {}, $.kget.abi.major says {}", name.abi_major,
+                       meta.kget.abi_major);
+  }
+  if (!name_is_cuda) {
+    return std::nullopt;
+  }
+  const auto& cuda = *meta.kget.cuda;
+  if (cuda.toolkit != name.backend.cuda_toolkit) {
+    return fmt::format("the name says CUDA {}, $.kget.cuda.toolkit says {}",
+                       util::to_string(name.backend.cuda_toolkit), util::to_string(cuda.toolkit));
+  }
+  if (cuda.min_driver < util::MajorMinor{cuda.toolkit.major, 0}) {
+    return fmt::format("$.kget.cuda.min_driver {} is below {}.0, the least a CUDA {} build needs",
+                       util::to_string(cuda.min_driver), cuda.toolkit.major,
+                       util::to_string(cuda.toolkit));
+  }
+  return std::nullopt;
+}
+
 } // namespace kget::metadata

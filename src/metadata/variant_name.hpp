@@ -3,6 +3,7 @@
 // recognised so that they can be rejected with the right reason instead of "unknown".
 #pragma once
 
+#include "metadata/metadata.hpp"
 #include "util/strings.hpp"
 
 #include <optional>
@@ -49,5 +50,11 @@ std::optional<util::MajorMinor> parse_squashed_version(std::string_view digits);
 // "cu130" for CUDA 13.0, "cpu" for the CPU.
 std::string backend_token(const Backend& backend);
 std::string format_variant_name(const KgetVariantName& name);
+
+// How `meta` contradicts the variant's name (backend, ABI major, CUDA toolkit, a minimum driver
+// below the toolkit's major), e.g. "the name says ABI 1, $.kget.abi.major says 2"; nullopt when
+// they agree. The name is what the Hub and mirrors see, so metadata must not contradict it.
+std::optional<std::string> name_contradiction(const KgetVariantName& name,
+                                              const VariantMetadata& meta);
 
 } // namespace kget::metadata

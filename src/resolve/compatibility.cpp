@@ -118,32 +118,10 @@ std::optional<CodeMatch> best_ptx(const metadata::CudaRequirements& cuda, MajorM
 std::optional<Verdict> check_name_against_metadata(const std::string& name,
                                                    const metadata::KgetVariantName& parsed,
                                                    const metadata::VariantMetadata& meta) {
-  auto contradiction = [&](std::string what) {
-    return reject(name, Rule::metadata, "metadata.json contradicts the variant name: " + what,
+  if (auto contradiction = metadata::name_contradiction(parsed, meta)) {
+    return reject(name, Rule::metadata,
+                  "metadata.json contradicts the variant name: " + *contradiction,
                   "rebuild the variant, or fix its metadata.json");
-  };
-  bool name_is_cuda = parsed.backend.type == metadata::BackendType::cuda;
-  if (name_is_cuda != (meta.backend_type == "cuda")) {
-    return contradiction(fmt::format("the name says {}, $.backend.type says \"{}\"",
-                                     metadata::backend_token(parsed.backend), meta.backend_type));
-  }
-  if (parsed.abi_major != meta.kget.abi_major) {
-    return contradiction(fmt::format("the name says ABI {}, $.kget.abi.major says {}",
-                                     parsed.abi_major, meta.kget.abi_major));
-  }
-  if (name_is_cuda) {
-    const auto& cuda = *meta.kget.cuda;
-    if (cuda.toolkit != parsed.backend.cuda_toolkit) {
-      return contradiction(fmt::format("the name says CUDA {}, $.kget.cuda.toolkit says {}",
-                                       util::to_string(parsed.backend.cuda_toolkit),
-                                       util::to_string(cuda.toolkit)));
-    }
-    if (cuda.min_driver < MajorMinor{cuda.toolkit.major, 0}) {
-      return contradiction(fmt::format("$.kget.cuda.min_driver {} is below {}.0, the least a "
-                                       "CUDA {} build needs",
-                                       util::to_string(cuda.min_driver), cuda.toolkit.major,
-                                       util::to_string(cuda.toolkit)));
-    }
   }
   return std::nullopt;
 }

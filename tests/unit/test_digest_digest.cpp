@@ -55,6 +55,21 @@ TEST(Digest, HashFileGivesSizeSha256AndGitOid) {
   EXPECT_EQ(directory.error().kind, ErrorKind::io);
 }
 
+TEST(Digest, Sha512AndBase64) {
+  TempDir dir;
+  kget::testing::write_test_file(dir.path() / "abc", "abc");
+  auto sha512 = digest::hash_file_hex(dir.path() / "abc", digest::Algorithm::sha512);
+  ASSERT_TRUE(sha512);
+  EXPECT_EQ(sha512->substr(0, 32), "ddaf35a193617abacc417349ae204131");
+  EXPECT_EQ(sha512->size(), 128u);
+  // The form of metadata.json's digest.files: `echo -n abc | openssl dgst -sha256 -binary | base64`.
+  EXPECT_EQ(digest::hex_to_base64(digest::sha256_hex("abc")),
+            "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=");
+  EXPECT_EQ(digest::hex_to_base64("ff"), "/w==");
+  EXPECT_EQ(digest::hex_to_base64("ffee"), "/+4=");
+  EXPECT_EQ(digest::hex_to_base64(""), "");
+}
+
 TEST(Digest, LowerHex) {
   EXPECT_TRUE(digest::is_lower_hex("0123456789abcdef", 16));
   EXPECT_FALSE(digest::is_lower_hex("0123456789ABCDEF", 16));
