@@ -116,42 +116,31 @@ Result<Commit> commit_from_document(std::string_view text, std::string_view id,
   }
 }
 
-// The blob's git object id and whether the Hub would keep it in git-lfs: one read of the blob.
+// Whether the Hub would keep a blob in git-lfs, and the id of the git blob that git would hold
+// for it: the content itself, or for an LFS file its pointer text. Small files are read whole,
+// LFS files only up to the binary probe.
 struct BlobFacts {
   std::string git_oid;
   bool lfs = false;
 };
 
-Result<BlobFacts> blob_facts(const fs::path& path, uint64_t size) {
-  util::FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    return fail(ErrorKind::io, "cannot open blob {}: {}", path.string(), std::strerror(errno));
+std::string git_blob_oid(std::string_view content) {
+  digest::GitBlobHasher hasher(content.size());
+  hasher.update(content);
+  return hasher.finish_hex();
+}
+
+Result<BlobFacts> blob_facts(const fs::path& path, std::string_view sha256, uint64_t size) {
+  bool lfs = size >= lfs_size_threshold;
+  if (!lfs) {
+    KGET_TRY_ASSIGN(auto content, util::read_file(path, lfs_size_threshold));
+    lfs =
+        std::string_view(content).substr(0, binary_probe_size).find('\0') != std::string_view::npos;
+    if (!lfs) {
+      return BlobFacts{git_blob_oid(content), false};
+    }
   }
-  digest::GitBlobHasher hasher(size);
-  BlobFacts facts{{}, size >= lfs_size_threshold};
-  std::string buffer(1 << 20, '\0');
-  uint64_t offset = 0;
-  while (true) {
-    ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return fail(ErrorKind::io, "cannot read blob {}: {}", path.string(), std::strerror(errno));
-    }
-    if (n == 0) {
-      break;
-    }
-    std::string_view chunk(buffer.data(), static_cast<size_t>(n));
-    if (offset < binary_probe_size &&
-        chunk.substr(0, binary_probe_size - offset).find('\0') != std::string_view::npos) {
-      facts.lfs = true;
-    }
-    hasher.update(chunk);
-    offset += static_cast<uint64_t>(n);
-  }
-  facts.git_oid = hasher.finish_hex();
-  return facts;
+  return BlobFacts{git_blob_oid(lfs_pointer(sha256, size)), true};
 }
 
 Result<uint64_t> stat_size(const fs::path& path) {
@@ -514,6 +503,20 @@ bool advances(const ref::Version& version, const std::optional<Commit>& current_
 Result<PublishResult> Store::publish(const PublishRequest& request) const {
   KGET_TRY(check_repo(request.repo));
   KGET_TRY_ASSIGN(auto files, sorted_checked_files(request));
+  // Blobs are immutable once stored, so they can be checked before taking the lock, and a
+  // refused publish creates nothing.
+  for (const auto& file : files) {
+    if (!has_blob(file.sha256)) {
+      return fail(ErrorKind::not_found,
+                  "{}: its content (sha256 {}) is not in the store; upload the blob first",
+                  file.path, file.sha256);
+    }
+    KGET_TRY_ASSIGN(uint64_t size, stat_size(blob_path(file.sha256)));
+    if (size != file.size) {
+      return fail(ErrorKind::integrity, "{}: declared {} bytes, but blob {} has {}", file.path,
+                  file.size, file.sha256, size);
+    }
+  }
   fs::path directory = repo_dir(request.repo);
   KGET_TRY(util::create_directories(directory / "commits"));
   KGET_TRY_ASSIGN(auto lock, util::FileLock::acquire(directory / "lock"));
@@ -562,20 +565,10 @@ Result<PublishResult> Store::publish(const PublishRequest& request) const {
     commit.parents.push_back(branch_head->id);
   }
   for (const auto& file : files) {
-    if (!has_blob(file.sha256)) {
-      return fail(ErrorKind::not_found,
-                  "{}: its content (sha256 {}) is not in the store; "
-                  "upload the blob first",
-                  file.path, file.sha256);
-    }
-    KGET_TRY_ASSIGN(uint64_t size, stat_size(blob_path(file.sha256)));
-    if (size != file.size) {
-      return fail(ErrorKind::integrity, "{}: declared {} bytes, but blob {} has {}", file.path,
-                  file.size, file.sha256, size);
-    }
+    uint64_t size = file.size; // checked against the blob above
     auto facts = known.find(file.sha256);
     if (facts == known.end()) {
-      KGET_TRY_ASSIGN(auto computed, blob_facts(blob_path(file.sha256), size));
+      KGET_TRY_ASSIGN(auto computed, blob_facts(blob_path(file.sha256), file.sha256, size));
       facts = known.emplace(file.sha256, std::move(computed)).first;
     }
     commit.files.push_back(
@@ -678,9 +671,14 @@ void check_commit(std::string_view repo, const Commit& commit,
     auto blob = blobs.find(file.sha256);
     if (blob == blobs.end()) {
       error(fmt::format("{}: blob {} is missing or corrupt", file.path, file.sha256));
-    } else if (blob->second.size != file.size || blob->second.git_oid != file.git_oid) {
-      error(fmt::format("{}: recorded size {} and oid {}, blob has {} and {}", file.path, file.size,
-                        file.git_oid, blob->second.size, blob->second.git_oid));
+    } else {
+      // What git would hold: the content, or for an LFS file its pointer.
+      std::string oid = file.lfs ? git_blob_oid(lfs_pointer(file.sha256, blob->second.size))
+                                 : blob->second.git_oid;
+      if (blob->second.size != file.size || oid != file.git_oid) {
+        error(fmt::format("{}: recorded size {} and oid {}, blob has {} and {}", file.path,
+                          file.size, file.git_oid, blob->second.size, oid));
+      }
     }
   }
 }
