@@ -36,7 +36,7 @@ struct Options {
   std::vector<std::string> trusted_orgs;
   std::string max_upload_size = "4G";
   std::string threads;
-  std::string event_loop = "poll";
+  std::string event_loop = "epoll";
   std::string max_connections = "1024";
   std::string idle_timeout = "60";
   std::string request_timeout = "300";
@@ -125,8 +125,8 @@ void add_serve_options(CLI::App& app, Options& options) {
   app.add_option("--threads", options.threads, "worker threads (default: the number of cores)")
       ->type_name("N");
   app.add_option("--event-loop", options.event_loop,
-                 "poll (default) or epoll: how worker threads wait for sockets")
-      ->type_name("poll|epoll");
+                 "epoll (default) or poll: how worker threads wait for sockets")
+      ->type_name("epoll|poll");
   app.add_option("--max-connections", options.max_connections,
                  "connections open at once (default 1024)")
       ->type_name("N");

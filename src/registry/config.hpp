@@ -14,11 +14,12 @@
 
 namespace kget::registry {
 
-// How libmicrohttpd's worker threads wait for sockets. poll(2) is the default: libmicrohttpd
-// 0.9.75's edge-triggered epoll loop can miss a client's FIN that arrives together with the last
-// bytes of a request body (a short read clears its read-ready flag, and no new edge comes), so
-// a client that disconnects mid-upload is noticed only at the idle timeout. poll(2) is level-
-// triggered and costs O(connections per worker) per wake-up, which is small at these limits.
+// How libmicrohttpd's worker threads wait for sockets. epoll is the default: with 256
+// connections serving large files it moved 20-40% more bytes than poll(2) in bench/registry_wrk.sh
+// (docs/benchmarks.md). Its cost: libmicrohttpd 0.9.75's edge-triggered loop can miss a client's
+// FIN that arrives together with the last bytes of a request body (a short read clears its
+// read-ready flag, and no new edge comes), so a client that disconnects mid-upload is noticed
+// only at the idle timeout; nothing is stored either way. poll(2) notices at once.
 enum class EventLoop { poll, epoll };
 
 struct Config {
@@ -35,7 +36,7 @@ struct Config {
   std::set<std::string> trusted_orgs;
   uint64_t max_upload_size = uint64_t{4} << 30;
   unsigned threads = 1;
-  EventLoop event_loop = EventLoop::poll;
+  EventLoop event_loop = EventLoop::epoll;
   unsigned max_connections = 1024;
   unsigned idle_timeout_s = 60;
   unsigned request_timeout_s = 300;
