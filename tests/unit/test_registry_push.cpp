@@ -152,21 +152,8 @@ TEST_F(RegistryPush, UploadsOverTheLimitAreRefused) {
   EXPECT_EQ(put_blob(at_limit).status, 201);
 }
 
-TEST_F(RegistryPush, ClientDisconnectingMidUploadLeavesNothing) {
-  std::string content = random_bytes(200000, 11);
-  std::string digest = sha256_of(content);
-  send_raw_and_close(server->port(),
-                     "PUT /api/kget/v1/blobs/sha256/" + digest + " HTTP/1.1\r\nHost: test\r\n" +
-                         k_auth + "\r\nContent-Length: 200000\r\n\r\n" + content.substr(0, 50000));
-  ASSERT_TRUE(eventually([&] {
-    std::string log = read_file(dir.path() / "stderr.log");
-    return log.find(digest) != std::string::npos && log.find("aborted:") != std::string::npos;
-  })) << read_file(dir.path() / "stderr.log");
-  EXPECT_TRUE(eventually([&] { return tmp_is_empty(); }));
-  EXPECT_FALSE(store().has_blob(digest));
-  // The server still works.
-  EXPECT_EQ(put_blob(content).status, 201);
-}
+// A client that disconnects mid-upload: RegistryEventLoop.ClientDisconnectingMidUploadLeavesNothing
+// (test_registry_process.cpp), under both event loops.
 
 TEST_F(RegistryPush, MissingBlobsListsTheAbsentOnes) {
   ASSERT_EQ(put_blob("present").status, 201);
