@@ -1,9 +1,11 @@
-// A directory under $TMPDIR for one test, removed with everything in it when the test ends.
+// A directory under $TMPDIR for one test, removed with everything in it when the test ends, and
+// the two file helpers tests need around it.
 #pragma once
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -33,13 +35,19 @@ private:
 };
 
 // Writes `content` to `path`, creating parent directories.
-inline void write_test_file(const std::filesystem::path& path, std::string_view content) {
+inline void write_file(const std::filesystem::path& path, std::string_view content) {
   std::filesystem::create_directories(path.parent_path());
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(content.data(), static_cast<std::streamsize>(content.size()));
   if (!out) {
     throw std::runtime_error("cannot write " + path.string());
   }
+}
+
+// The whole file, or "" when it cannot be read.
+inline std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 } // namespace kget::testing

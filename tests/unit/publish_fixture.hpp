@@ -3,6 +3,7 @@
 #pragma once
 
 #include "digest/digest.hpp"
+#include "support/temp_dir.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -16,31 +17,6 @@
 namespace kget::testing {
 
 namespace fs = std::filesystem;
-
-class TempDir {
-public:
-  TempDir() {
-    char pattern[] = "/tmp/kget-test-XXXXXX";
-    m_path = mkdtemp(pattern);
-  }
-  ~TempDir() { fs::remove_all(m_path); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return m_path; }
-
-private:
-  fs::path m_path;
-};
-
-inline void write_file(const fs::path& path, const std::string& content) {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path, std::ios::binary) << content;
-}
-
-inline std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 inline std::string base64_digest(const std::string& content, const EVP_MD* md) {
   unsigned char digest[EVP_MAX_MD_SIZE];

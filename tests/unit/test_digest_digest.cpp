@@ -40,7 +40,7 @@ TEST(Digest, GitBlobIdsMatchGit) {
 
 TEST(Digest, HashFileGivesSizeSha256AndGitOid) {
   TempDir dir;
-  kget::testing::write_test_file(dir.path() / "hello.txt", "hello\n");
+  kget::testing::write_file(dir.path() / "hello.txt", "hello\n");
   auto digests = digest::hash_file(dir.path() / "hello.txt");
   ASSERT_TRUE(digests) << digests.error().message;
   EXPECT_EQ(digests->size, 6u);
@@ -57,12 +57,13 @@ TEST(Digest, HashFileGivesSizeSha256AndGitOid) {
 
 TEST(Digest, Sha512AndBase64) {
   TempDir dir;
-  kget::testing::write_test_file(dir.path() / "abc", "abc");
+  kget::testing::write_file(dir.path() / "abc", "abc");
   auto sha512 = digest::hash_file_hex(dir.path() / "abc", digest::Algorithm::sha512);
   ASSERT_TRUE(sha512);
   EXPECT_EQ(sha512->substr(0, 32), "ddaf35a193617abacc417349ae204131");
   EXPECT_EQ(sha512->size(), 128u);
-  // The form of metadata.json's digest.files: `echo -n abc | openssl dgst -sha256 -binary | base64`.
+  // The form of metadata.json's digest.files: `echo -n abc | openssl dgst -sha256 -binary |
+  // base64`.
   EXPECT_EQ(digest::hex_to_base64(digest::sha256_hex("abc")),
             "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=");
   EXPECT_EQ(digest::hex_to_base64("ff"), "/w==");

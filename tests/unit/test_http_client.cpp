@@ -1,5 +1,6 @@
 #include "http/http.hpp"
 #include "loopback_server.hpp"
+#include "support/temp_dir.hpp"
 
 #include <arpa/inet.h>
 #include <filesystem>
@@ -20,18 +21,7 @@ using kget::testing::ReceivedRequest;
 
 namespace {
 
-class TempDir {
-public:
-  TempDir() {
-    char pattern[] = "/tmp/kget-test-XXXXXX";
-    m_path = mkdtemp(pattern);
-  }
-  ~TempDir() { fs::remove_all(m_path); }
-  const fs::path& path() const { return m_path; }
-
-private:
-  fs::path m_path;
-};
+using kget::testing::TempDir;
 
 Client make_client() {
   auto client = Client::create();

@@ -27,33 +27,6 @@ namespace kget::registry::test_support {
 
 namespace fs = std::filesystem;
 
-TempDir::TempDir() {
-  std::string pattern = (fs::temp_directory_path() / "kget-registry-test-XXXXXX").string();
-  if (::mkdtemp(pattern.data()) == nullptr) {
-    throw std::runtime_error("mkdtemp failed");
-  }
-  m_path = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code error;
-  // Blobs are read-only files; the directories holding them are not, so remove_all works.
-  fs::remove_all(m_path, error);
-}
-
-void write_file(const fs::path& path, std::string_view content) {
-  fs::create_directories(path.parent_path());
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(content.data(), static_cast<std::streamsize>(content.size()));
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 std::string random_bytes(size_t size, uint32_t seed) {
   std::string out(size, '\0');
   uint32_t state = seed * 2654435761u + 1;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "store/store.hpp"
+#include "support/temp_dir.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -15,20 +16,9 @@
 
 namespace kget::registry::test_support {
 
-class TempDir {
-public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return m_path; }
-
-private:
-  std::filesystem::path m_path;
-};
-
-void write_file(const std::filesystem::path& path, std::string_view content);
-std::string read_file(const std::filesystem::path& path);
+using kget::testing::read_file;
+using kget::testing::TempDir;
+using kget::testing::write_file;
 
 // Deterministic pseudo-random bytes, so that a binary is not compressible by accident.
 std::string random_bytes(size_t size, uint32_t seed);

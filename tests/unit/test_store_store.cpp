@@ -32,7 +32,7 @@ protected:
   // Adds `content` as a blob and returns the file to publish under `path`.
   store::NewFile add(const std::string& path, const std::string& content) {
     auto source = m_dir.path() / "sources" / std::to_string(m_next++);
-    kget::testing::write_test_file(source, content);
+    kget::testing::write_file(source, content);
     auto sha256 = m_store->add_blob_from_file(source);
     EXPECT_TRUE(sha256) << sha256.error().message;
     return {path, sha256.value_or(""), content.size()};
@@ -253,7 +253,7 @@ TEST_F(StoreTest, OpenRefusesWhatIsNotAStore) {
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().kind, ErrorKind::not_found);
   EXPECT_NE(missing.error().message.find("is not a kget store"), std::string::npos);
-  kget::testing::write_test_file(m_dir.path() / "full" / "file", "x");
+  kget::testing::write_file(m_dir.path() / "full" / "file", "x");
   auto full = store::Store::open_or_create(m_dir.path() / "full");
   ASSERT_FALSE(full);
   EXPECT_NE(full.error().message.find("neither empty nor a kget store"), std::string::npos);
@@ -290,7 +290,7 @@ TEST_F(StoreTest, FsckFindsCorruptionAndDanglingRefs) {
   ASSERT_TRUE(util::write_file_atomic(other.path() / "repos/acme/x/refs.json",
                                       "{\"branches\":{\"v1\":\"" + std::string(40, 'a') +
                                           "\"},\"tags\":{}}"));
-  kget::testing::write_test_file(other.path() / "tmp/.blob.kget-tmp.AAAAAA", "partial");
+  kget::testing::write_file(other.path() / "tmp/.blob.kget-tmp.AAAAAA", "partial");
   auto dangling = fresh->fsck();
   ASSERT_EQ(dangling.errors.size(), 1u);
   EXPECT_NE(dangling.errors[0].find("acme/x branch v1 points at commit aaaa"), std::string::npos);
@@ -305,7 +305,7 @@ TEST_F(StoreTest, FsckFindsATamperedCommit) {
   auto text = *util::read_file(path);
   text.replace(text.find("1.0.0"), 5, "9.9.9");
   fs::remove(path);
-  kget::testing::write_test_file(path, text);
+  kget::testing::write_file(path, text);
   auto report = store().fsck();
   ASSERT_FALSE(report.ok());
   EXPECT_NE(report.errors[0].find("not its name"), std::string::npos) << report.errors[0];
@@ -352,7 +352,7 @@ TEST_F(StoreTest, KilledPublishersLeaveAConsistentStore) {
   for (int round = 0; round < 12; ++round) {
     big[static_cast<size_t>(round)] = 'y'; // new content each round, so blobs are written
     auto source = m_dir.path() / ("big" + std::to_string(round));
-    kget::testing::write_test_file(source, big);
+    kget::testing::write_file(source, big);
     std::string ver = "1." + std::to_string(round) + ".0";
     pid_t child = ::fork();
     if (child == 0) {
