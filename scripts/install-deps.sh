@@ -6,7 +6,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git python3 python3-venv curl
   libfmt-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
   libcurl4-openssl-dev libssl-dev libarchive-dev libzstd-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libdlpack-dev libmicrohttpd-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libdlpack-dev libmicrohttpd-dev libsimde-dev
 )
 
 missing=()
