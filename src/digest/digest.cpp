@@ -4,15 +4,10 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
-#include <cstring>
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <openssl/evp.h>
 #include <optional>
 #include <stdexcept>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace kget::digest {
 
@@ -84,70 +79,28 @@ GitBlobHasher::GitBlobHasher(uint64_t size) : m_sha1(Algorithm::sha1) {
   m_sha1.update(header);
 }
 
-namespace {
-
-// Feeds every byte of the regular file `path` to `consume`; returns the file's size.
-template <class Consume>
-Result<uint64_t> read_whole_file(const std::filesystem::path& path, Consume&& consume) {
-  util::FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    int error = errno;
-    return fail(error == ENOENT ? ErrorKind::not_found : ErrorKind::io, "cannot open {}: {}",
-                path.string(), std::strerror(error));
-  }
-  struct stat info {};
-  if (::fstat(fd.get(), &info) != 0 || !S_ISREG(info.st_mode)) {
-    return fail(ErrorKind::io, "cannot hash {}: not a regular file", path.string());
-  }
-  auto size = static_cast<uint64_t>(info.st_size);
-  consume.start(size);
-  std::string buffer(1 << 20, '\0');
-  uint64_t total = 0;
-  while (true) {
-    ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return fail(ErrorKind::io, "cannot read {}: {}", path.string(), std::strerror(errno));
-    }
-    if (n == 0) {
-      break;
-    }
-    consume.update(std::string_view(buffer.data(), static_cast<size_t>(n)));
-    total += static_cast<uint64_t>(n);
-  }
-  if (total != size) {
-    return fail(ErrorKind::io, "{} changed size while it was read ({} bytes, then {})",
-                path.string(), size, total);
-  }
-  return size;
-}
-
-} // namespace
-
 Result<FileDigests> hash_file(const std::filesystem::path& path) {
-  struct Both {
-    Hasher sha256{Algorithm::sha256};
-    std::optional<GitBlobHasher> git;
-    void start(uint64_t size) { git.emplace(size); }
-    void update(std::string_view chunk) {
-      sha256.update(chunk);
-      git->update(chunk);
-    }
-  } both;
-  KGET_TRY_ASSIGN(uint64_t size, read_whole_file(path, both));
-  return FileDigests{size, both.sha256.finish_hex(), both.git->finish_hex()};
+  Hasher sha256(Algorithm::sha256);
+  std::optional<GitBlobHasher> git; // needs the size, known once the file is open
+  KGET_TRY_ASSIGN(uint64_t size, util::read_chunks(
+                                     path, [&](uint64_t file_size) { git.emplace(file_size); },
+                                     [&](std::string_view chunk) -> Result<void> {
+                                       sha256.update(chunk);
+                                       git->update(chunk);
+                                       return {};
+                                     }));
+  return FileDigests{size, sha256.finish_hex(), git->finish_hex()};
 }
 
 Result<std::string> hash_file_hex(const std::filesystem::path& path, Algorithm algorithm) {
-  struct One {
-    Hasher hasher;
-    void start(uint64_t) {}
-    void update(std::string_view chunk) { hasher.update(chunk); }
-  } one{Hasher(algorithm)};
-  KGET_TRY(read_whole_file(path, one));
-  return one.hasher.finish_hex();
+  Hasher hasher(algorithm);
+  KGET_TRY(util::read_chunks(
+      path, [](uint64_t) {},
+      [&](std::string_view chunk) -> Result<void> {
+        hasher.update(chunk);
+        return {};
+      }));
+  return hasher.finish_hex();
 }
 
 std::string hex_to_base64(std::string_view hex) {

@@ -436,27 +436,10 @@ Result<BlobWriter> Store::new_blob() const {
 }
 
 Result<std::string> Store::add_blob_from_file(const fs::path& source) const {
-  util::FileDescriptor fd(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    int error = errno;
-    return fail(error == ENOENT ? ErrorKind::not_found : ErrorKind::io, "cannot open {}: {}",
-                source.string(), std::strerror(error));
-  }
   KGET_TRY_ASSIGN(auto writer, new_blob());
-  std::string buffer(1 << 20, '\0');
-  while (true) {
-    ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return fail(ErrorKind::io, "cannot read {}: {}", source.string(), std::strerror(errno));
-    }
-    if (n == 0) {
-      return writer.commit();
-    }
-    KGET_TRY(writer.write(std::string_view(buffer.data(), static_cast<size_t>(n))));
-  }
+  KGET_TRY(util::read_chunks(
+      source, [](uint64_t) {}, [&](std::string_view chunk) { return writer.write(chunk); }));
+  return writer.commit();
 }
 
 namespace {

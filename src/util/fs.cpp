@@ -173,6 +173,45 @@ Result<FileLock> FileLock::try_acquire(const std::filesystem::path& path, Mode m
   return lock_file(path, mode, false, [](FileDescriptor fd) { return FileLock(std::move(fd)); });
 }
 
+Result<uint64_t> read_chunks(const std::filesystem::path& path,
+                             const std::function<void(uint64_t size)>& on_open,
+                             const std::function<Result<void>(std::string_view chunk)>& consume) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (fd.get() < 0) {
+    int error = errno;
+    return fail(error == ENOENT ? ErrorKind::not_found : ErrorKind::io, "cannot open {}: {}",
+                path.string(), std::strerror(error));
+  }
+  struct stat info {};
+  if (::fstat(fd.get(), &info) != 0 || !S_ISREG(info.st_mode)) {
+    return fail(ErrorKind::io, "cannot read {}: not a regular file", path.string());
+  }
+  auto size = static_cast<uint64_t>(info.st_size);
+  on_open(size);
+  std::string buffer(1 << 20, '\0');
+  uint64_t total = 0;
+  while (true) {
+    ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return fail(ErrorKind::io, "cannot read {}: {}", path.string(), std::strerror(errno));
+    }
+    if (n == 0) {
+      break;
+    }
+    KGET_TRY(consume(std::string_view(buffer.data(), static_cast<size_t>(n))));
+    total += static_cast<uint64_t>(n);
+  }
+  if (total != size) {
+    return fail(ErrorKind::io, "{} changed size while it was read ({} bytes, then {})",
+                path.string(), size, total);
+  }
+  return size;
+}
+
 Result<void> create_directories(const std::filesystem::path& path) {
   std::error_code error;
   std::filesystem::create_directories(path, error);

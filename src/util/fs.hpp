@@ -3,7 +3,9 @@
 
 #include "util/result.hpp"
 
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -81,6 +83,13 @@ private:
   explicit FileLock(FileDescriptor fd) : m_fd(std::move(fd)) {}
   FileDescriptor m_fd;
 };
+
+// Reads the regular file at `path` in chunks of up to 1 MiB: `on_open` gets its size first,
+// then `consume` every chunk in order. Fails if the size changes while it is read. Returns the
+// size.
+Result<uint64_t> read_chunks(const std::filesystem::path& path,
+                             const std::function<void(uint64_t size)>& on_open,
+                             const std::function<Result<void>(std::string_view chunk)>& consume);
 
 // mkdir -p, with the failure as a Result.
 Result<void> create_directories(const std::filesystem::path& path);

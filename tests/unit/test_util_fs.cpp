@@ -134,3 +134,49 @@ TEST(FileLock, ReleasedWhenTheHolderIsKilled) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(ReadChunks, GivesTheSizeThenEveryByteInOrder) {
+  TempDir dir;
+  std::string content(3u << 20, '\0');
+  for (size_t i = 0; i < content.size(); ++i) {
+    content[i] = static_cast<char>(i * 7);
+  }
+  kget::testing::write_file(dir.path() / "f", content);
+  uint64_t announced = 0;
+  std::string read;
+  auto size = util::read_chunks(
+      dir.path() / "f", [&](uint64_t s) { announced = s; },
+      [&](std::string_view chunk) -> Result<void> {
+        read.append(chunk);
+        return {};
+      });
+  ASSERT_TRUE(size);
+  EXPECT_EQ(*size, content.size());
+  EXPECT_EQ(announced, content.size());
+  EXPECT_EQ(read, content);
+}
+
+TEST(ReadChunks, StopsAtTheConsumersFailureAndRefusesNonFiles) {
+  TempDir dir;
+  kget::testing::write_file(dir.path() / "f", "data");
+  auto stopped = util::read_chunks(
+      dir.path() / "f", [](uint64_t) {},
+      [](std::string_view) -> Result<void> { return fail(ErrorKind::integrity, "stop"); });
+  ASSERT_FALSE(stopped);
+  EXPECT_EQ(stopped.error().message, "stop");
+  ASSERT_EQ(::mkfifo((dir.path() / "fifo").c_str(), 0600), 0);
+  auto fifo = util::read_chunks(
+      dir.path() / "fifo", [](uint64_t) {}, [](std::string_view) -> Result<void> { return {}; });
+  ASSERT_FALSE(fifo);
+  EXPECT_NE(fifo.error().message.find("not a regular file"), std::string::npos);
+  EXPECT_EQ(util::read_chunks(
+                dir.path() / "absent", [](uint64_t) {},
+                [](std::string_view) -> Result<void> { return {}; })
+                .error()
+                .kind,
+            ErrorKind::not_found);
+}
+
+} // namespace
