@@ -30,7 +30,8 @@ typedef enum kget_status {
   KGET_ERROR_IO = 11,
   KGET_ERROR_INTERNAL = 12,
   KGET_ERROR_CONFLICT = 13,
-  KGET_ERROR_PERMISSION = 14
+  KGET_ERROR_PERMISSION = 14,
+  KGET_ERROR_KERNEL = 15
 } kget_status;
 
 /* The version of libkget, e.g. "0.1.0". */

@@ -32,6 +32,7 @@ enum class ErrorKind : int {
   internal = 12,             // a bug in kget
   conflict = 13,             // a version is already published with other content
   permission = 14,           // the registry refused the token, or none was given
+  kernel = 15,               // a kernel op failed: unsupported input, device error, out of memory
 };
 
 /// The name of an error kind, e.g. "no_compatible_variant".

@@ -128,4 +128,44 @@ std::string hex_to_base64(std::string_view hex) {
   return text;
 }
 
+std::optional<std::string> base64_to_hex(std::string_view base64) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') {
+      return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+      return c - 'a' + 26;
+    }
+    if (c >= '0' && c <= '9') {
+      return c - '0' + 52;
+    }
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+  };
+  if (base64.empty() || base64.size() % 4 != 0) {
+    return std::nullopt;
+  }
+  size_t padding = base64.ends_with("==") ? 2 : base64.ends_with("=") ? 1 : 0;
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string hex;
+  for (size_t i = 0; i < base64.size(); i += 4) {
+    uint32_t chunk = 0;
+    bool last = i + 4 == base64.size();
+    for (size_t j = 0; j < 4; ++j) {
+      char c = base64[i + j];
+      int v = (last && c == '=' && j >= 4 - padding) ? 0 : value(c);
+      if (v < 0) {
+        return std::nullopt;
+      }
+      chunk = chunk << 6 | static_cast<uint32_t>(v);
+    }
+    size_t bytes = last ? 3 - padding : 3;
+    for (size_t j = 0; j < bytes; ++j) {
+      auto byte = (chunk >> (16 - 8 * j)) & 0xff;
+      hex.push_back(digits[byte >> 4]);
+      hex.push_back(digits[byte & 0xf]);
+    }
+  }
+  return hex;
+}
+
 } // namespace kget::digest

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -62,5 +63,7 @@ Result<std::string> hash_file_hex(const std::filesystem::path& path, Algorithm a
 // Lower-case hex digest to padded base64 (RFC 4648 §4), the form of metadata.json's
 // digest.files. `hex` must be a digest as Hasher gives it.
 std::string hex_to_base64(std::string_view hex);
+// The reverse: padded base64 to lower-case hex; nullopt when `base64` is not valid padded base64.
+std::optional<std::string> base64_to_hex(std::string_view base64);
 
 } // namespace kget::digest

@@ -1,7 +1,7 @@
 // Publishing a checked plan: into a file:// store, or (registry_client.cpp) through kget-registry.
 #include "publish/publish.hpp"
+#include "util/url.hpp"
 
-#include <cctype>
 #include <map>
 
 namespace kget::publish {
@@ -9,53 +9,6 @@ namespace kget::publish {
 namespace fs = std::filesystem;
 
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-// RFC 8089 file URLs carry their path percent-encoded ("/srv/my%20store").
-Result<std::string> percent_decode(std::string_view url, std::string_view text) {
-  std::string decoded;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      decoded.push_back(text[i]);
-      continue;
-    }
-    int high = i + 2 < text.size() ? hex_value(text[i + 1]) : -1;
-    int low = i + 2 < text.size() ? hex_value(text[i + 2]) : -1;
-    if (high < 0 || low < 0) {
-      return fail(ErrorKind::usage,
-                  "\"{}\": '%' must start an escape such as %20; write a literal '%' as %25", url);
-    }
-    char byte = static_cast<char>(high * 16 + low);
-    if (byte == '\0') {
-      return fail(ErrorKind::usage, "\"{}\": %00 is not allowed in a path", url);
-    }
-    decoded.push_back(byte);
-    i += 2;
-  }
-  return decoded;
-}
-
-Result<fs::path> store_root_from_file_url(std::string_view url) {
-  std::string_view rest = url.substr(std::string_view("file://").size());
-  size_t slash = rest.find('/');
-  std::string_view host = rest.substr(0, slash);
-  if (slash == std::string_view::npos || (!host.empty() && host != "localhost")) {
-    return fail(ErrorKind::usage,
-                "\"{}\" is not a local file URL; write file:///absolute/path/to/store", url);
-  }
-  if (rest.find_first_of("?#") != std::string_view::npos) {
-    return fail(ErrorKind::usage, "\"{}\": a store URL has no query or fragment", url);
-  }
-  KGET_TRY_ASSIGN(auto path, percent_decode(url, rest.substr(slash)));
-  return fs::path(path).lexically_normal();
-}
 
 // A tag already naming other files is a conflict. Finding it before copying any blob keeps a
 // refused push from leaving blobs that nothing uses.
@@ -122,7 +75,7 @@ Result<Destination> parse_destination(std::string_view url) {
   destination.url = std::string(url);
   if (url.starts_with("file://")) {
     destination.kind = Destination::Kind::store;
-    KGET_TRY_ASSIGN(destination.store_root, store_root_from_file_url(url));
+    KGET_TRY_ASSIGN(destination.store_root, util::file_url_path(url));
     return destination;
   }
   if (url.starts_with("http://") || url.starts_with("https://")) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "util/result.hpp"
+#include "util/url.hpp"
 
 #include <string>
 #include <string_view>
@@ -13,13 +14,8 @@
 
 namespace kget::registry {
 
-// %XX decoded; a '%' not followed by two hex digits is an error (ErrorKind::usage). With
-// `plus_is_space` (query strings), '+' is a space.
-Result<std::string> percent_decode(std::string_view text, bool plus_is_space = false);
-
-// Every byte outside the URI's unreserved set (A-Z a-z 0-9 - . _ ~) as %XX, so the result is
-// one path segment or one query value whatever it holds.
-std::string percent_encode(std::string_view text);
+using util::percent_decode;
+using util::percent_encode;
 
 struct Target {
   std::vector<std::string> segments;                      // decoded, leading empty one dropped

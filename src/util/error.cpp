@@ -31,6 +31,8 @@ const char* to_string(ErrorKind kind) noexcept {
     return "conflict";
   case ErrorKind::permission:
     return "permission";
+  case ErrorKind::kernel:
+    return "kernel";
   }
   return "unknown";
 }
