@@ -1,6 +1,7 @@
 // kget push: publish built variants as one version of a repository, to a kget-registry or
 // straight into a file:// store.
 #include "commands.hpp"
+#include "output.hpp"
 #include "publish/publish.hpp"
 #include "settings/settings.hpp"
 
@@ -22,20 +23,6 @@ struct PushOptions {
   std::string message;
   bool json = false;
 };
-
-std::string human_bytes(uint64_t bytes) {
-  if (bytes < 1024) {
-    return fmt::format("{} B", bytes);
-  }
-  double value = static_cast<double>(bytes);
-  for (const char* unit : {"KiB", "MiB", "GiB"}) {
-    value /= 1024.0;
-    if (value < 1024.0 || std::string_view(unit) == "GiB") {
-      return fmt::format("{:.1f} {}", value, unit);
-    }
-  }
-  return fmt::format("{} B", bytes); // not reached
-}
 
 nlohmann::json outcome_json(const publish::PushPlan& plan, const publish::Destination& destination,
                             const publish::PushOutcome& outcome) {

@@ -18,5 +18,9 @@ struct Command {
 Command add_env_command(CLI::App& app);
 Command add_resolve_command(CLI::App& app);
 Command add_push_command(CLI::App& app);
+Command add_pull_command(CLI::App& app);
+Command add_list_command(CLI::App& app);
+Command add_info_command(CLI::App& app);
+Command add_cache_command(CLI::App& app);
 
 } // namespace kget::cli

@@ -15,6 +15,10 @@ int main(int argc, char** argv) {
       kget::cli::add_env_command(app),
       kget::cli::add_resolve_command(app),
       kget::cli::add_push_command(app),
+      kget::cli::add_pull_command(app),
+      kget::cli::add_list_command(app),
+      kget::cli::add_info_command(app),
+      kget::cli::add_cache_command(app),
   };
   try {
     app.parse(argc, argv);

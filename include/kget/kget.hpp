@@ -5,8 +5,17 @@
 #ifndef KGET_KGET_HPP
 #define KGET_KGET_HPP
 
+#include <kget/kernel_abi.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #if defined(_WIN32)
 #define KGET_API
@@ -50,6 +59,127 @@ private:
 
 /// The version of libkget, e.g. "0.1.0".
 KGET_API const char* version() noexcept;
+
+/// A CUDA stream (CUstream / cudaStream_t) for an op's `Stream` parameter; nullptr is the
+/// default stream. CPU variants accept any value and ignore it.
+struct Stream {
+  void* handle = nullptr;
+};
+
+/// One argument of an op call, as the kernel C ABI carries it (docs/kernel-abi.md). Built
+/// implicitly from what the schema expects: a DLTensor (Tensor, Tensor!, Tensor?), an integer
+/// (int), a floating-point number (float), a bool, a string (str), std::nullopt (an absent
+/// optional), a Stream, or a DLDataType (ScalarType). An Arg only points at tensors and strings:
+/// they must outlive the call.
+class Arg {
+public:
+  Arg(const DLTensor& tensor) noexcept : m_arg(make(KGET_ARG_TENSOR)) { m_arg.value.tensor = &tensor; }
+  Arg(const DLTensor* tensor) noexcept : m_arg(make(KGET_ARG_TENSOR)) { m_arg.value.tensor = tensor; }
+  template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>, int> = 0>
+  Arg(T value) noexcept : m_arg(make(KGET_ARG_INT)) {
+    m_arg.value.i = static_cast<int64_t>(value);
+  }
+  template <class T, std::enable_if_t<std::is_floating_point_v<T>, int> = 0>
+  Arg(T value) noexcept : m_arg(make(KGET_ARG_FLOAT)) {
+    m_arg.value.f = static_cast<double>(value);
+  }
+  Arg(bool value) noexcept : m_arg(make(KGET_ARG_BOOL)) { m_arg.value.b = value ? 1 : 0; }
+  Arg(const char* text) noexcept : m_arg(make(KGET_ARG_STRING)) { m_arg.value.s = text; }
+  Arg(const std::string& text) noexcept : Arg(text.c_str()) {}
+  Arg(std::nullopt_t) noexcept : m_arg(make(KGET_ARG_NONE)) {}
+  Arg(Stream stream) noexcept : m_arg(make(KGET_ARG_STREAM)) { m_arg.value.stream = stream.handle; }
+  Arg(DLDataType dtype) noexcept : m_arg(make(KGET_ARG_DTYPE)) { m_arg.value.dtype = dtype; }
+
+  const kget_arg& raw() const noexcept { return m_arg; }
+
+private:
+  static kget_arg make(kget_arg_kind kind) noexcept {
+    kget_arg arg{};
+    arg.kind = kind;
+    return arg;
+  }
+  kget_arg m_arg;
+};
+
+namespace detail {
+struct KernelState;
+}
+
+/// One op of a loaded kernel. Calls check the arguments against the op's schema (count and
+/// kinds) before the kernel runs; the kernel then checks dtypes, shapes and devices. Failures
+/// throw kget::Error: ErrorKind::usage for arguments the op refuses, ErrorKind::kernel when the
+/// op fails otherwise. Cheap to copy; keeps its kernel loaded.
+class KGET_API Op {
+public:
+  const std::string& name() const;
+  /// E.g. "rms_norm(Tensor! out, Tensor input, Tensor weight, float eps) -> ()".
+  const std::string& schema() const;
+
+  template <class... Args>
+  void operator()(const Args&... args) const {
+    const Arg packed[] = {Arg(args)..., Arg(std::nullopt)};
+    call(packed, sizeof...(Args));
+  }
+  void call(const Arg* args, size_t count) const;
+
+private:
+  friend class Kernel;
+  Op(std::shared_ptr<const detail::KernelState> state, size_t index);
+  std::shared_ptr<const detail::KernelState> m_state;
+  size_t m_index = 0;
+};
+
+/// A kernel fetched, verified and loaded: which variant of which commit, from where, and why it
+/// was chosen, with its ops. Cheap to copy; the library stays loaded for the life of the process.
+class KGET_API Kernel {
+public:
+  const std::string& repo_id() const;  ///< "kernels-community/rmsnorm"
+  const std::string& commit() const;   ///< 40 hex; empty for a local build
+  const std::string& revision() const; ///< how the reference resolved, e.g. "branch v1"
+  const std::string& variant() const;  ///< e.g. "kget1-cpu-x86_64-linux"
+  const std::string& reason() const;   ///< why this variant fits, e.g. "exact SASS sm_90"
+  const std::string& source() const;   ///< the endpoint, the cache, or the local directory
+  const std::string& path() const;     ///< the variant directory
+  const std::string& library_path() const;
+  const std::string& metadata_json() const; ///< the variant's metadata.json, verbatim
+  const std::vector<std::string>& warnings() const; ///< e.g. an endpoint that failed
+  std::vector<Op> ops() const;
+  bool has_op(const std::string& name) const;
+  /// ErrorKind::not_found naming the ops the kernel has when it has no such op.
+  Op op(const std::string& name) const;
+
+  /// get_kernel makes Kernels; the state is opaque outside libkget.
+  explicit Kernel(std::shared_ptr<const detail::KernelState> state);
+
+private:
+  std::shared_ptr<const detail::KernelState> m_state;
+};
+
+/// Progress of one file of a download, for Options::progress.
+struct Progress {
+  std::string file; ///< path in the repository
+  uint64_t received = 0;
+  uint64_t total = 0;
+  bool done = false;
+};
+
+/// How get_kernel fetches and loads. Every empty field falls back to its environment variable
+/// (see `kget env`), then to the default.
+struct Options {
+  std::string endpoint;              ///< KGET_ENDPOINT / HF_ENDPOINT / https://huggingface.co
+  std::vector<std::string> mirrors;  ///< KGET_MIRRORS
+  std::string cache_dir;             ///< KGET_CACHE / KERNELS_CACHE / HF_HUB_CACHE / HF_HOME/hub
+  std::string token;                 ///< KGET_TOKEN / HF_TOKEN / the HF token file
+  std::optional<bool> offline;       ///< KGET_OFFLINE / HF_HUB_OFFLINE
+  std::string device;                ///< KGET_DEVICE: "cpu", "cuda", "cuda:N"; "" = automatic
+  bool verify_full = false;          ///< re-hash every file before loading, not only stat it
+  /// Called from download threads, possibly at once.
+  std::function<void(const Progress&)> progress;
+};
+
+/// Fetches (or finds in the cache), verifies and loads the variant of `reference`
+/// ("org/name@spec", docs/references.md) that fits this host. Throws kget::Error.
+KGET_API Kernel get_kernel(const std::string& reference, const Options& options = Options());
 
 } // namespace kget
 

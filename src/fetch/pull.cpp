@@ -223,7 +223,7 @@ Result<std::vector<resolve::Candidate>>
 read_candidates(const cache::Cache& cache, const Source& source, const std::string& repo,
                 const std::string& commit,
                 const std::map<std::string, std::vector<const remote::TreeFile*>>& variants,
-                const host::HostInfo& host, Mode mode, int parallel) {
+                const host::HostInfo& host, Mode mode, int parallel, Pulled* counts = nullptr) {
   std::vector<resolve::Candidate> candidates;
   std::vector<cache::FileSpec> wanted;
   std::vector<size_t> wanted_candidate;
@@ -245,6 +245,10 @@ read_candidates(const cache::Cache& cache, const Source& source, const std::stri
   }
   KGET_TRY_ASSIGN(auto ensured, ensure_all(cache, source, repo, commit, wanted, parallel, {}));
   for (size_t i = 0; i < ensured.size(); ++i) {
+    if (counts != nullptr && ensured[i].downloaded) {
+      counts->files_downloaded += 1;
+      counts->bytes_downloaded += ensured[i].bytes;
+    }
     auto text = util::read_file(ensured[i].path, 4u << 20);
     auto& candidate = candidates[wanted_candidate[i]];
     candidate.metadata = text ? metadata::parse_metadata(*text)
@@ -301,7 +305,7 @@ Result<Pulled> pull_from(const PullRequest& request, const Config& config,
   }
   KGET_TRY_ASSIGN(auto candidates, read_candidates(cache, source, repo, commit, variants,
                                                    *request.host, Mode::pull,
-                                                   config.parallel_downloads));
+                                                   config.parallel_downloads, &pulled));
   pulled.resolution = resolve::resolve(ref::to_string(request.ref) + " (commit " + commit + ")",
                                        candidates, *request.host, request.device);
   KGET_TRY_ASSIGN(auto chosen, resolve::choose(pulled.resolution));

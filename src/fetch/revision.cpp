@@ -80,8 +80,8 @@ Result<Revision> revision_from_refs(const ref::KernelRef& kernel, const remote::
   std::string name = *ref::fixed_revision(kernel.spec);
   auto commit = find_ref(refs, name);
   if (!commit) {
-    return fail(ErrorKind::not_found, "{} has no {} {} ({}); {}", repo,
-                ref::describe(kernel.spec), where, name, known_versions(refs));
+    return fail(ErrorKind::not_found, "{} has no {} {}; {}", repo, ref::describe(kernel.spec),
+                where, known_versions(refs));
   }
   return Revision{*commit, name, ref::describe(kernel.spec)};
 }

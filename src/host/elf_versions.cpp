@@ -2,6 +2,7 @@
 
 #include "util/fs.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstdint>
@@ -71,9 +72,11 @@ private:
   std::uint64_t m_size;
 };
 
-class VersionDefinitionReader {
+// Reads the version sections of one ELF file: what it defines (SHT_GNU_verdef) or what it needs
+// from the libraries it links (SHT_GNU_verneed).
+class VersionSectionReader {
 public:
-  VersionDefinitionReader(const ByteSource& source, std::string_view name)
+  VersionSectionReader(const ByteSource& source, std::string_view name)
       : m_source(source), m_name(name) {}
 
   Result<std::vector<std::string>> read() {
@@ -82,6 +85,17 @@ public:
     for (const auto& section : sections) {
       if (section.sh_type == SHT_GNU_verdef) {
         return read_definitions(section, sections);
+      }
+    }
+    return std::vector<std::string>{};
+  }
+
+  Result<std::vector<std::string>> read_needs() {
+    KGET_TRY_ASSIGN(Elf64_Ehdr header, read_header());
+    KGET_TRY_ASSIGN(std::vector<Elf64_Shdr> sections, read_section_headers(header));
+    for (const auto& section : sections) {
+      if (section.sh_type == SHT_GNU_verneed) {
+        return read_need_entries(section, sections);
       }
     }
     return std::vector<std::string>{};
@@ -222,6 +236,56 @@ private:
     }
   }
 
+  Result<std::vector<std::string>>
+  read_need_entries(const Elf64_Shdr& verneed, const std::vector<Elf64_Shdr>& sections) const {
+    if (verneed.sh_link >= sections.size() || sections[verneed.sh_link].sh_type != SHT_STRTAB) {
+      return corrupt(
+          fmt::format("version needs link to section {}, not a string table", verneed.sh_link));
+    }
+    const Elf64_Shdr& strtab = sections[verneed.sh_link];
+    KGET_TRY_ASSIGN(std::string table,
+                    read_bytes(verneed.sh_offset, verneed.sh_size, "version need section"));
+    KGET_TRY_ASSIGN(std::string strings,
+                    read_bytes(strtab.sh_offset, strtab.sh_size, "version string table"));
+
+    std::vector<std::string> names;
+    std::uint64_t offset = 0;
+    while (true) {
+      KGET_TRY_ASSIGN(auto need, object_in<Elf64_Verneed>(table, offset, "version need"));
+      if (need.vn_version != VER_NEED_CURRENT) {
+        return corrupt(
+            fmt::format("version need revision {} at offset {}", need.vn_version, offset));
+      }
+      // One entry per library (vn_file), with one auxiliary entry per version needed from it.
+      std::uint64_t aux_offset = offset + need.vn_aux; // both < 2^33: no overflow
+      for (unsigned i = 0; i < need.vn_cnt; ++i) {
+        KGET_TRY_ASSIGN(auto aux,
+                        object_in<Elf64_Vernaux>(table, aux_offset, "version need entry"));
+        KGET_TRY_ASSIGN(std::string name, string_in(strings, aux.vna_name));
+        if (std::find(names.begin(), names.end(), name) == names.end()) {
+          names.push_back(std::move(name));
+        }
+        if (aux.vna_next == 0) {
+          break;
+        }
+        // At least one entry further on, so that a lying chain ends within the section quickly.
+        if (aux.vna_next < sizeof(Elf64_Vernaux)) {
+          return corrupt(fmt::format("version need entry at offset {} links {} bytes on",
+                                     aux_offset, aux.vna_next));
+        }
+        aux_offset += aux.vna_next;
+      }
+      if (need.vn_next == 0) {
+        return names;
+      }
+      if (need.vn_next < sizeof(Elf64_Verneed)) {
+        return corrupt(
+            fmt::format("version need at offset {} links {} bytes on", offset, need.vn_next));
+      }
+      offset += need.vn_next;
+    }
+  }
+
   template <class T>
   Result<T> object_in(const std::string& table, std::uint64_t offset, std::string_view what) const {
     if (offset > table.size() || table.size() - offset < sizeof(T)) {
@@ -250,9 +314,10 @@ private:
   std::string_view m_name;
 };
 
-} // namespace
-
-Result<std::vector<std::string>> read_version_definitions(const std::string& path) {
+// Opens `path`, checks that it is a regular file, and runs `read` of a reader over it.
+Result<std::vector<std::string>>
+read_from_file(const std::string& path,
+               Result<std::vector<std::string>> (VersionSectionReader::*read)()) {
   util::FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     return fail(ErrorKind::io, "{}: cannot open: {}", path, std::strerror(errno));
@@ -265,13 +330,30 @@ Result<std::vector<std::string>> read_version_definitions(const std::string& pat
     return fail(ErrorKind::io, "{}: not a regular file", path);
   }
   FileSource source(fd.get(), static_cast<std::uint64_t>(info.st_size));
-  return VersionDefinitionReader(source, path).read();
+  VersionSectionReader reader(source, path);
+  return (reader.*read)();
+}
+
+} // namespace
+
+Result<std::vector<std::string>> read_version_definitions(const std::string& path) {
+  return read_from_file(path, &VersionSectionReader::read);
 }
 
 Result<std::vector<std::string>> parse_version_definitions(std::string_view image,
                                                            std::string_view name) {
   MemorySource source(image);
-  return VersionDefinitionReader(source, name).read();
+  return VersionSectionReader(source, name).read();
+}
+
+Result<std::vector<std::string>> read_version_needs(const std::string& path) {
+  return read_from_file(path, &VersionSectionReader::read_needs);
+}
+
+Result<std::vector<std::string>> parse_version_needs(std::string_view image,
+                                                     std::string_view name) {
+  MemorySource source(image);
+  return VersionSectionReader(source, name).read_needs();
 }
 
 } // namespace kget::host

@@ -1,7 +1,8 @@
-// The symbol versions a shared library defines (its SHT_GNU_verdef section), read from the ELF file
-// itself rather than through the dynamic loader, so that any library on disk can be inspected and
-// a damaged file is reported instead of loaded. Used for the host's libc/libstdc++ and by the
-// builder and `kget check` for kernel libraries.
+// The symbol versions a shared library defines (its SHT_GNU_verdef section) and needs (its
+// SHT_GNU_verneed section), read from the ELF file itself rather than through the dynamic loader,
+// so that any library on disk can be inspected and a damaged file is reported instead of loaded.
+// Used for the host's libc/libstdc++, and by the builder, `kget check` and the loader for kernel
+// libraries.
 #pragma once
 
 #include "util/result.hpp"
@@ -23,5 +24,15 @@ Result<std::vector<std::string>> read_version_definitions(const std::string& pat
 // only appears in error messages.
 Result<std::vector<std::string>> parse_version_definitions(std::string_view image,
                                                            std::string_view name);
+
+// The version names the ELF file at `path` needs from the libraries it links (its
+// SHT_GNU_verneed section), e.g. "GLIBC_2.14", "GLIBCXX_3.4.21", in the order the file lists them
+// and without duplicates (a version needed from two libraries appears once). A file without a
+// version-need section gives an empty list. Errors as for read_version_definitions. The loader
+// compares them with what the host provides before it dlopens a kernel.
+Result<std::vector<std::string>> read_version_needs(const std::string& path);
+
+// The same over an image of the whole file already in memory.
+Result<std::vector<std::string>> parse_version_needs(std::string_view image, std::string_view name);
 
 } // namespace kget::host
