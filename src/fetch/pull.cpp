@@ -390,10 +390,10 @@ Failure offline_failure(const Failure& failure) {
 // `attempt` against the cache alone when offline, else against each endpoint in order until one
 // answers or fails in a way another endpoint would not fix. With `cache_fallback`, registries that
 // could not be reached at all leave the cache to answer. Endpoints that failed before the answer
-// are reported through `failed`.
+// are reported through `failed`, and an answer from the cache after them sets `used_cache`.
 template <class T>
 Result<T> first_answer(const Config& config, bool cache_fallback, EndpointFailures& failed,
-                       const std::function<Result<T>(const Source&)>& attempt) {
+                       bool& used_cache, const std::function<Result<T>(const Source&)>& attempt) {
   if (config.offline) {
     auto answer = attempt(offline_source(config));
     return answer ? std::move(answer) : std::unexpected(offline_failure(answer.error()));
@@ -414,6 +414,7 @@ Result<T> first_answer(const Config& config, bool cache_fallback, EndpointFailur
   });
   if (cache_fallback && unreachable) {
     if (auto cached = attempt(offline_source(config))) {
+      used_cache = true;
       return cached;
     }
   }
@@ -432,13 +433,15 @@ Result<Pulled> pull(const PullRequest& request, const Config& config) {
   }
   auto cache = cache::Cache::at(config.cache_root);
   EndpointFailures failed;
-  auto pulled = first_answer<Pulled>(config, /*cache_fallback=*/true, failed,
+  bool used_cache = false;
+  auto pulled = first_answer<Pulled>(config, /*cache_fallback=*/true, failed, used_cache,
                                      [&](const Source& source) {
                                        return pull_from(request, config, cache, source);
                                      });
   if (pulled) {
     for (const auto& [endpoint, failure] : failed) {
-      pulled->warnings.push_back(fmt::format("{} failed: {}", endpoint, failure.message));
+      pulled->warnings.push_back(fmt::format("{} failed: {}{}", endpoint, failure.message,
+                                             used_cache ? "; used the cache instead" : ""));
     }
   }
   return pulled;
@@ -447,8 +450,9 @@ Result<Pulled> pull(const PullRequest& request, const Config& config) {
 Result<VersionList> list_versions(std::string_view repo_id, const Config& config) {
   auto cache = cache::Cache::at(config.cache_root);
   EndpointFailures failed;
+  bool used_cache = false;
   return first_answer<VersionList>(
-      config, /*cache_fallback=*/false, failed, [&](const Source& source) -> Result<VersionList> {
+      config, /*cache_fallback=*/false, failed, used_cache, [&](const Source& source) -> Result<VersionList> {
         if (!source.offline()) {
           KGET_TRY_ASSIGN(auto refs, source.remote->list_refs(repo_id));
           return VersionList{source.name, std::move(refs)};
@@ -471,8 +475,9 @@ Result<KernelInfo> info(const PullRequest& request, const Config& config) {
   }
   auto cache = cache::Cache::at(config.cache_root);
   EndpointFailures failed;
+  bool used_cache = false;
   return first_answer<KernelInfo>(
-      config, /*cache_fallback=*/true, failed, [&](const Source& source) -> Result<KernelInfo> {
+      config, /*cache_fallback=*/true, failed, used_cache, [&](const Source& source) -> Result<KernelInfo> {
         KernelInfo result;
         result.repo_id = ref::repo_id(request.ref);
         result.source = source.name;
