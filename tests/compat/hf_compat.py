@@ -178,12 +178,44 @@ def check_kernels(repo: str) -> None:
            "kernels' kernel-status.toml check sees EntryNotFound and keeps the repo")
 
 
+def hf_download(repo: str, revision: str, pattern: str) -> None:
+    """huggingface_hub fills a cache that kget is then pointed at."""
+    import huggingface_hub as hub
+    folder = hub.snapshot_download(repo, repo_type="kernel", revision=revision,
+                                   allow_patterns=[pattern])
+    expect(any(Path(folder).rglob("libcompat.so")),
+           f"huggingface_hub downloaded {pattern} of {repo}@{revision}")
+
+
+def hf_offline(repo: str, revision: str, source: Path) -> None:
+    """What kget pulled, huggingface_hub finds offline, through the refs/ file kget wrote."""
+    import huggingface_hub as hub
+    from huggingface_hub import constants
+    expect(constants.HF_HUB_OFFLINE, "HF_HUB_OFFLINE is in effect")
+    for name, data in files_under(source / "build" / CPU_VARIANT).items():
+        path = hub.hf_hub_download(repo, f"build/{CPU_VARIANT}/{name}", repo_type="kernel",
+                                   revision=revision)
+        expect(Path(path).read_bytes() == data,
+               f"hf_hub_download finds {name} offline in kget's cache, byte-identical")
+    info = hub.scan_cache_dir()
+    expect(not info.warnings, f"scan_cache_dir sees no corruption ({info.warnings})")
+    repos = [r for r in info.repos if r.repo_id == repo]
+    expect(len(repos) == 1 and repos[0].repo_type == "kernel",
+           "scan_cache_dir lists the kernel repository kget wrote")
+    refs = {ref for r in repos for rev in r.revisions for ref in rev.refs}
+    expect(revision in refs, f"scan_cache_dir sees refs/{revision}")
+
+
 def main() -> None:
     if sys.argv[1] == "make-kernel":
         make_kernel(Path(sys.argv[2]), sys.argv[3])
     elif sys.argv[1] == "check":
         check_huggingface_hub(Path(sys.argv[2]), sys.argv[3])
         check_kernels(sys.argv[3])
+    elif sys.argv[1] == "hf-download":
+        hf_download(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif sys.argv[1] == "hf-offline":
+        hf_offline(sys.argv[2], sys.argv[3], Path(sys.argv[4]))
     else:
         sys.exit(f"unknown command {sys.argv[1]}")
 

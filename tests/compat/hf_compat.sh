@@ -56,5 +56,25 @@ KGET_TOKEN=secret-token "$KGET" push "$work/kernel/build" --repo kget-test/compa
 HF_ENDPOINT="$endpoint" HF_HUB_CACHE="$work/hub" HF_HUB_DISABLE_PROGRESS_BARS=1 HF_TOKEN="" \
   "$python" "$here/hf_compat.py" check "$work/kernel" kget-test/compat
 
+# One cache for both tools (docs/cache.md). First huggingface_hub fills it and kget uses what
+# it finds: offline, and online without fetching the library again.
+HF_ENDPOINT="$endpoint" HF_HUB_CACHE="$work/hub-a" HF_HUB_DISABLE_PROGRESS_BARS=1 HF_TOKEN="" \
+  "$python" "$here/hf_compat.py" hf-download kget-test/compat v1 "build/kget1-cpu-x86_64-linux/*"
+KGET_CACHE="$work/hub-a" KGET_OFFLINE=1 KGET_ENDPOINT="http://127.0.0.1:1" \
+  "$KGET" pull kget-test/compat@1 --json >"$work/pull-offline.json"
+grep -q '"files_downloaded": 0' "$work/pull-offline.json" ||
+  { echo "FAIL: kget downloaded in offline mode"; cat "$work/pull-offline.json"; exit 1; }
+echo "ok: kget pull --offline uses the variant huggingface_hub downloaded"
+before=$(grep -c "libcompat.so" "$work/access.log")
+KGET_CACHE="$work/hub-a" KGET_ENDPOINT="$endpoint" "$KGET" pull kget-test/compat@1 --quiet
+after=$(grep -c "libcompat.so" "$work/access.log")
+[ "$before" = "$after" ] || { echo "FAIL: kget fetched libcompat.so again"; exit 1; }
+echo "ok: kget pull online finds the library huggingface_hub downloaded and fetches it not again"
+KGET_CACHE="$work/hub-a" "$KGET" cache verify
+# Then kget fills a cache and huggingface_hub finds it offline.
+KGET_CACHE="$work/hub-b" KGET_ENDPOINT="$endpoint" "$KGET" pull kget-test/compat@1 --quiet
+HF_HUB_OFFLINE=1 HF_HUB_CACHE="$work/hub-b" HF_TOKEN="" \
+  "$python" "$here/hf_compat.py" hf-offline kget-test/compat v1 "$work/kernel"
+
 "$KGET_REGISTRY" fsck --root "$work/store"
 echo "requests served: $(wc -l <"$work/access.log")"
