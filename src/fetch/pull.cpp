@@ -223,14 +223,15 @@ Result<std::vector<resolve::Candidate>>
 read_candidates(const cache::Cache& cache, const Source& source, const std::string& repo,
                 const std::string& commit,
                 const std::map<std::string, std::vector<const remote::TreeFile*>>& variants,
-                const host::HostInfo& host, Mode mode, int parallel, Pulled* counts = nullptr) {
+                const host::HostInfo& host, const resolve::DeviceChoice& device, Mode mode,
+                int parallel, Pulled* counts = nullptr) {
   std::vector<resolve::Candidate> candidates;
   std::vector<cache::FileSpec> wanted;
   std::vector<size_t> wanted_candidate;
   for (const auto& [name, files] : variants) {
     candidates.push_back({name, fail(ErrorKind::invalid_metadata, "not read")});
-    if (mode == Mode::pull && resolve::judge_by_name(name, host)) {
-      continue; // rejected by its name; the resolver says why
+    if (mode == Mode::pull && resolve::judge_without_metadata(name, host, device)) {
+      continue; // rejected by its name and the device choice; the resolver says why
     }
     std::string metadata_path = fmt::format("build/{}/metadata.json", name);
     auto found = std::find_if(files.begin(), files.end(),
@@ -304,7 +305,7 @@ Result<Pulled> pull_from(const PullRequest& request, const Config& config,
                 source.name);
   }
   KGET_TRY_ASSIGN(auto candidates, read_candidates(cache, source, repo, commit, variants,
-                                                   *request.host, Mode::pull,
+                                                   *request.host, request.device, Mode::pull,
                                                    config.parallel_downloads, &pulled));
   pulled.resolution = resolve::resolve(ref::to_string(request.ref) + " (commit " + commit + ")",
                                        candidates, *request.host, request.device);
@@ -488,7 +489,8 @@ Result<KernelInfo> info(const PullRequest& request, const Config& config) {
                         read_listing(cache, source, result.repo_id, result.revision.commit));
         KGET_TRY_ASSIGN(result.variants,
                         read_candidates(cache, source, result.repo_id, result.revision.commit,
-                                        group_by_variant(listing), *request.host, Mode::info,
+                                        group_by_variant(listing), *request.host,
+                                        request.device, Mode::info,
                                         config.parallel_downloads));
         result.resolution = resolve::resolve(ref::to_string(request.ref), result.variants,
                                              *request.host, request.device);

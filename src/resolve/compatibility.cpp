@@ -214,13 +214,29 @@ std::string device_label(const host::CudaDevice& device) {
   return label + ")";
 }
 
+Verdict cpu_variant_but_cuda_asked(const std::string& name, const DeviceChoice& device) {
+  return reject(name, Rule::device_choice,
+                fmt::format("a CPU variant, but CUDA device {} was asked for", device.ordinal),
+                "ask for the CPU (KGET_DEVICE=cpu) or leave the device unset to allow the "
+                "CPU fallback");
+}
+
+Verdict cuda_variant_but_cpu_asked(const std::string& name) {
+  return reject(name, Rule::device_choice, "a CUDA variant, but the CPU was asked for");
+}
+
+Verdict no_driver(const std::string& name, const host::CudaInfo& driver) {
+  return reject(
+      name, Rule::cuda_driver,
+      fmt::format("needs a CUDA driver; none is usable here ({})", driver.unavailable_reason),
+      "install the NVIDIA driver, or set KGET_OVERRIDE_CUDA_DRIVER (e.g. 13.0) and "
+      "KGET_OVERRIDE_CUDA_ARCH to choose for another machine");
+}
+
 Verdict judge_cpu(const std::string& name, const metadata::VariantMetadata& meta,
                   const DeviceChoice& device) {
   if (device.kind == DeviceChoice::Kind::cuda) {
-    return reject(name, Rule::device_choice,
-                  fmt::format("a CPU variant, but CUDA device {} was asked for", device.ordinal),
-                  "ask for the CPU (KGET_DEVICE=cpu) or leave the device unset to allow the "
-                  "CPU fallback");
+    return cpu_variant_but_cuda_asked(name, device);
   }
   Priority priority;
   priority.cpu_feature_count = static_cast<int>(meta.kget.cpu_features.size());
@@ -235,11 +251,7 @@ Verdict judge_cpu(const std::string& name, const metadata::VariantMetadata& meta
 std::optional<Verdict> check_driver(const std::string& name, const metadata::CudaRequirements& cuda,
                                     const host::CudaInfo& driver) {
   if (!driver.available) {
-    return reject(
-        name, Rule::cuda_driver,
-        fmt::format("needs a CUDA driver; none is usable here ({})", driver.unavailable_reason),
-        "install the NVIDIA driver, or set KGET_OVERRIDE_CUDA_DRIVER (e.g. 13.0) and "
-        "KGET_OVERRIDE_CUDA_ARCH to choose for another machine");
+    return no_driver(name, driver);
   }
   if (driver.driver_version >= cuda.min_driver) {
     return std::nullopt;
@@ -266,7 +278,7 @@ Verdict judge_cuda(const std::string& name, const metadata::VariantMetadata& met
                    const host::HostInfo& host, const DeviceChoice& device) {
   const auto& cuda = *meta.kget.cuda;
   if (device.kind == DeviceChoice::Kind::cpu) {
-    return reject(name, Rule::device_choice, "a CUDA variant, but the CPU was asked for");
+    return cuda_variant_but_cpu_asked(name);
   }
   if (auto rejected = check_driver(name, cuda, host.cuda)) {
     return *rejected;
@@ -360,9 +372,29 @@ std::optional<Verdict> judge_by_name(const std::string& name, const host::HostIn
   return check_platform(name, std::get<metadata::KgetVariantName>(parsed_name), host);
 }
 
+std::optional<Verdict> judge_without_metadata(const std::string& name,
+                                              const host::HostInfo& host,
+                                              const DeviceChoice& device) {
+  if (auto rejected = judge_by_name(name, host)) {
+    return rejected;
+  }
+  auto parsed = std::get<metadata::KgetVariantName>(metadata::parse_variant_name(name));
+  bool cuda = parsed.backend.type != metadata::BackendType::cpu;
+  if (!cuda && device.kind == DeviceChoice::Kind::cuda) {
+    return cpu_variant_but_cuda_asked(name, device);
+  }
+  if (cuda && device.kind == DeviceChoice::Kind::cpu) {
+    return cuda_variant_but_cpu_asked(name);
+  }
+  if (cuda && !host.cuda.available) {
+    return no_driver(name, host.cuda);
+  }
+  return std::nullopt;
+}
+
 Verdict judge(const std::string& name, const Result<metadata::VariantMetadata>& meta,
               const host::HostInfo& host, const DeviceChoice& device) {
-  if (auto rejected = judge_by_name(name, host)) {
+  if (auto rejected = judge_without_metadata(name, host, device)) {
     return *rejected;
   }
   auto parsed = std::get<metadata::KgetVariantName>(metadata::parse_variant_name(name));

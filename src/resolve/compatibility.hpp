@@ -60,6 +60,12 @@ const host::CudaDevice* find_device(const host::CudaInfo& cuda, int ordinal);
 // nullopt when the variant's metadata must be read to judge it.
 std::optional<Verdict> judge_by_name(const std::string& name, const host::HostInfo& host);
 
+// judge_by_name, plus what the name and the device choice decide together: a CUDA variant when
+// the CPU was asked for or no driver is usable, a CPU variant when a CUDA device was asked for.
+// nullopt when the metadata must be read; a registry client reads it only then.
+std::optional<Verdict> judge_without_metadata(const std::string& name, const host::HostInfo& host,
+                                              const DeviceChoice& device);
+
 // The verdict on variant `name` with its metadata (or the failure reading it).
 Verdict judge(const std::string& name, const Result<metadata::VariantMetadata>& metadata,
               const host::HostInfo& host, const DeviceChoice& device);

@@ -120,6 +120,9 @@ TEST_F(PullTest, ColdPullListsOnceReadsMetadataAndDownloadsTheChosenVariant) {
   EXPECT_GE(requests_for("/tree/"), 2u);
   EXPECT_EQ(requests_for(std::string(cpu_variant) + "/libdemo.so"), 1u);
   EXPECT_EQ(requests_for(std::string(cuda_variant) + "/libdemo.so"), 0u);
+  // With no CUDA driver, the CUDA variant is out by its name: its metadata is not even read.
+  EXPECT_EQ(requests_for(std::string(cuda_variant) + "/metadata.json"), 0u);
+  EXPECT_EQ(requests_for(std::string(cpu_variant) + "/metadata.json"), 1u);
   EXPECT_EQ(cache::Cache::at(config.cache_root).read_ref("acme/demo", "v1"),
             pulled->revision.commit);
   EXPECT_TRUE(leftovers().empty());
