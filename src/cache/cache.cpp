@@ -183,6 +183,14 @@ Result<void> Cache::write_ref(std::string_view repo_id, std::string_view revisio
   return util::write_file_atomic(repo / ref, commit);
 }
 
+bool Cache::has_blob(std::string_view repo_id, std::string_view etag) const {
+  if (!check_repo_id(repo_id) || !check_etag(etag)) {
+    return false;
+  }
+  std::error_code error;
+  return fs::is_regular_file(repo_dir(repo_id) / "blobs" / std::string(etag), error);
+}
+
 std::optional<fs::path> Cache::find_file(std::string_view repo_id, std::string_view commit,
                                          std::string_view path) const {
   if (!check_repo_id(repo_id) || !check_commit(commit) || !check_repo_path(path)) {

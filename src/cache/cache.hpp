@@ -111,6 +111,9 @@ public:
   Result<void> write_ref(std::string_view repo_id, std::string_view revision,
                          std::string_view commit) const;
 
+  // Whether blobs/<etag> is present (then ensure_file only links it); false for an invalid etag.
+  bool has_blob(std::string_view repo_id, std::string_view etag) const;
+
   // snapshots/<commit>/<path> when it resolves to an existing regular file, else nullopt.
   std::optional<std::filesystem::path> find_file(std::string_view repo_id, std::string_view commit,
                                                  std::string_view path) const;

@@ -162,57 +162,53 @@ Result<cache::EnsureResult> ensure_one(const cache::Cache& cache, remote::Remote
   });
 }
 
-// Every file present and verified, on up to `parallel` threads, each with its own connection.
-// The first failure (in file order) is returned once every thread has stopped.
+// Every file present and verified. Files whose blobs the cache holds are only linked, here;
+// the others download on up to `parallel` threads, each with its own connection. The first
+// failure (in file order) is returned once every thread has stopped.
 Result<std::vector<cache::EnsureResult>>
 ensure_all(const cache::Cache& cache, const Source& source, const std::string& repo,
            const std::string& commit, const std::vector<cache::FileSpec>& files, int parallel,
            const ProgressCallback& progress) {
-  std::vector<Result<cache::EnsureResult>> results(
-      files.size(), fail(ErrorKind::internal, "not attempted"));
-  size_t threads = std::min<size_t>(files.size(), static_cast<size_t>(std::max(parallel, 1)));
-  if (threads <= 1 || source.offline()) {
-    for (size_t i = 0; i < files.size(); ++i) {
+  std::vector<std::optional<Result<cache::EnsureResult>>> results(files.size());
+  std::vector<size_t> missing;
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (cache.has_blob(repo, files[i].etag) || source.offline()) {
       results[i] = ensure_one(cache, source.remote, repo, commit, files[i], progress);
-      if (!results[i]) {
-        return std::unexpected(results[i].error());
-      }
+    } else {
+      missing.push_back(i);
     }
-  } else {
+  }
+  size_t threads = std::min<size_t>(missing.size(), static_cast<size_t>(std::max(parallel, 1)));
+  if (threads == 1) {
+    results[missing[0]] = ensure_one(cache, source.remote, repo, commit, files[missing[0]], progress);
+  } else if (threads > 1) {
     std::atomic<size_t> next{0};
     std::atomic<bool> failed{false};
     auto worker = [&] {
       auto own = source.remote->clone();
-      for (size_t i = next++; i < files.size() && !failed; i = next++) {
+      for (size_t k = next++; k < missing.size() && !failed; k = next++) {
+        size_t i = missing[k];
         results[i] = own ? ensure_one(cache, own->get(), repo, commit, files[i], progress)
                          : Result<cache::EnsureResult>(std::unexpected(own.error()));
-        if (!results[i]) {
-          failed = true;
-        }
+        failed = failed || !*results[i];
       }
     };
     std::vector<std::jthread> pool;
     for (size_t t = 0; t < threads; ++t) {
       pool.emplace_back(worker);
     }
-    pool.clear(); // joins
   }
   std::vector<cache::EnsureResult> ensured;
   for (auto& result : results) {
-    if (!result) {
-      if (result.error().message != "not attempted") {
-        return std::unexpected(result.error());
-      }
-      continue;
+    if (result && !*result) {
+      return std::unexpected(result->error());
     }
-    ensured.push_back(std::move(*result));
   }
-  if (ensured.size() != files.size()) {
-    for (auto& result : results) {
-      if (!result) {
-        return std::unexpected(result.error());
-      }
+  for (auto& result : results) {
+    if (!result) { // not attempted: another file failed first
+      return fail(ErrorKind::internal, "a download stopped without a failure");
     }
+    ensured.push_back(std::move(**result));
   }
   return ensured;
 }

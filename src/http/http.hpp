@@ -1,14 +1,17 @@
 // A small HTTP client over libcurl: one request at a time on one reused connection (HTTP/2 where
 // the server offers it over TLS), bodies sent from memory or streamed from a file, responses
-// collected into a bounded string. Redirects are followed only when a request asks, and the
-// bearer token never goes to another host than the one it was given for.
+// collected into a bounded string, or downloads streamed into a sink with retries and resume.
+// Redirects are followed only when a request asks (always for downloads), and the bearer token
+// never goes to another host than the one it was given for. docs/http.md describes the policy.
 #pragma once
 
 #include "util/result.hpp"
+#include "util/sink.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,6 +66,23 @@ struct Response {
   std::string url; // the URL that answered (differs from the request's after a redirect)
 };
 
+// When GET and HEAD are tried again: after a transfer that broke (connection refused or reset, a
+// timeout, a body shorter than announced) and after 408, 429, 500, 502, 503 and 504.
+struct RetryPolicy {
+  // Requests made in all, the first included; 1 turns retries off.
+  int max_attempts = 5;
+  // The wait before the second attempt, doubled before each later one up to max_backoff; each
+  // wait is drawn at random from its upper half so that many clients do not retry in step.
+  std::chrono::milliseconds initial_backoff{250};
+  std::chrono::milliseconds max_backoff{8000};
+  // A Retry-After the server sends is waited for instead of the backoff; one longer than this is
+  // not waited for: the response (or, for a download, the failure) is returned at once.
+  std::chrono::seconds max_retry_after{60};
+};
+
+// How the client waits between attempts; tests put a recorder here.
+using SleepFunction = std::function<void(std::chrono::milliseconds)>;
+
 struct ClientOptions {
   std::chrono::seconds connect_timeout{15};
   // A transfer slower than `low_speed_bytes` per second for `low_speed_time` is abandoned.
@@ -70,6 +90,20 @@ struct ClientOptions {
   std::chrono::seconds low_speed_time{60};
   long max_redirects = 5;
   std::string user_agent; // default "kget/<version>"
+  RetryPolicy retry;
+  SleepFunction sleep; // default std::this_thread::sleep_for
+};
+
+// Bytes received so far (those of earlier attempts kept by a resume included) and the size of the
+// whole body, 0 while unknown.
+using ProgressCallback = std::function<void(uint64_t received, uint64_t total)>;
+
+struct DownloadResult {
+  long status = 0; // 200, or 206 when the last attempt resumed
+  Headers headers; // of the last response
+  std::string url; // the URL that answered, after redirects
+  int attempts = 0;
+  uint64_t bytes = 0; // the sink's size at the end: the whole body
 };
 
 // One libcurl easy handle, reused so that consecutive requests to a host share its connection.
@@ -83,8 +117,19 @@ public:
 
   // Any status is a response; only a transfer that fails (cannot connect, times out, the body is
   // too long, the file cannot be read) is a failure, ErrorKind::network naming the method and URL
-  // (ErrorKind::io when the file to send cannot be read).
+  // (ErrorKind::io when the file to send cannot be read). GET and HEAD are retried as the
+  // RetryPolicy says; when attempts run out, the last response or failure is returned.
   Result<Response> send(const Request& request);
+
+  // GETs request.url (request.method, body, follow_redirects and max_response_body are not used)
+  // and streams the body into `sink`, following redirects. The body is asked for from
+  // sink.size() on (`Range: bytes=<size>-` when that is not 0), so a broken transfer resumes
+  // where it stopped; a server that answers the whole body instead has the sink restarted.
+  // Failures: a 2xx never reached (ErrorKind::not_found for 404, permission for 401 and 403,
+  // network otherwise, naming the status and the server's X-Error-Message), attempts run out
+  // (network, naming their number and the last error), or the sink's own failure, unchanged.
+  Result<DownloadResult> download(const Request& request, util::ByteSink& sink,
+                                  const ProgressCallback& progress = {});
 
 private:
   struct State;

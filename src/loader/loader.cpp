@@ -320,7 +320,6 @@ std::string status_name(int status) {
 Result<std::shared_ptr<const LoadedKernel>> load(const LoadRequest& request,
                                                  const host::HostInfo& host) {
   KGET_TRY_ASSIGN(fs::path path, library_path(request));
-  KGET_TRY(check_version_needs(path, host));
   std::error_code error;
   const fs::path canonical = fs::canonical(path, error);
   if (error) {
@@ -336,6 +335,9 @@ Result<std::shared_ptr<const LoadedKernel>> load(const LoadRequest& request,
     if (found != loaded.kernels.end()) {
       kernel = found->second;
     } else {
+      // Once loaded, a library has passed this; reading its ELF again would cost a warm
+      // get_kernel time in proportion to the library's size.
+      KGET_TRY(check_version_needs(path, host));
       KGET_TRY_ASSIGN(kernel, open_kernel(canonical));
       loaded.kernels.emplace(canonical.string(), kernel);
     }

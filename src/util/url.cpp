@@ -35,8 +35,8 @@ Result<std::string> percent_decode(std::string_view text, bool plus_is_space) {
       int low = complete ? hex_value(text[i + 2]) : -1;
       if (high < 0 || low < 0) {
         return fail(ErrorKind::usage,
-                    "malformed percent-encoding at offset {} of \"{}\": '%' must be followed by "
-                    "two hex digits (write a literal '%' as %25)",
+                    "malformed percent-encoding at offset {} of \"{}\": '%' must start an escape "
+                    "of two hex digits such as %20 (write a literal '%' as %25)",
                     i, text);
       }
       out += static_cast<char>(high * 16 + low);
