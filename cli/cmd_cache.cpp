@@ -52,8 +52,12 @@ Result<int> run_ls(const CacheOptions& options) {
   if (options.json) {
     nlohmann::json document = nlohmann::json::array();
     for (const auto& repo : repos) {
+      nlohmann::json refs = nlohmann::json::object();
+      for (const auto& [revision, commit] : repo.refs) {
+        refs[revision] = commit;
+      }
       document.push_back({{"repo", repo.repo_id},
-                          {"refs", repo.refs},
+                          {"refs", refs},
                           {"snapshots", repo.snapshots},
                           {"blobs", repo.blobs},
                           {"bytes", repo.blob_bytes}});

@@ -17,6 +17,8 @@ struct PullOptions {
   ClientFlags client;
   bool json = false;
   bool quiet = false;
+  bool locked = false;
+  std::string lock_file = "kget.lock";
 };
 
 nlohmann::json pulled_json(const fetch::Pulled& pulled) {
@@ -60,9 +62,21 @@ void print_pulled(const fetch::Pulled& pulled, std::chrono::steady_clock::durati
 
 Result<int> run_pull(const PullOptions& options) {
   KGET_TRY_ASSIGN(auto client, make_client(options.client));
+  lock::LockFile lock;
+  std::vector<std::string> references = options.references;
+  if (options.locked) {
+    KGET_TRY_ASSIGN(lock, lock::read_lock_file(options.lock_file));
+    if (references.empty()) {
+      for (const auto& [repo, kernel] : lock.kernels) {
+        references.push_back(kernel.spec.empty() ? repo : repo + "@" + kernel.spec);
+      }
+    }
+  } else if (references.empty()) {
+    return fail(ErrorKind::usage, "kget pull needs a kernel reference (or --locked)");
+  }
   nlohmann::json results = nlohmann::json::array();
   std::optional<Failure> first_failure;
-  for (const auto& text : options.references) {
+  for (const auto& text : references) {
     auto started = std::chrono::steady_clock::now();
     auto parsed = ref::parse_kernel_ref(text);
     Result<fetch::Pulled> pulled = parsed ? Result<fetch::Pulled>() : std::unexpected(parsed.error());
@@ -73,8 +87,20 @@ Result<int> run_pull(const PullOptions& options) {
       }
       ProgressDisplay display(options.json ? ProgressDisplay::Style::quiet
                                            : ProgressDisplay::style_for(options.quiet));
-      fetch::PullRequest request{*parsed, &client.host, client.device, display.callback()};
-      pulled = fetch::pull(request, client.config);
+      fetch::PullRequest request{*parsed, &client.host, client.device, display.callback(),
+                                 nullptr};
+      if (options.locked) {
+        auto locked = lock::find(lock, options.lock_file, ref::repo_id(*parsed),
+                                 ref::to_string(parsed->spec));
+        if (locked) {
+          request.locked = *locked;
+        } else {
+          pulled = std::unexpected(locked.error());
+        }
+      }
+      if (pulled) {
+        pulled = fetch::pull(request, client.config);
+      }
     }
     auto elapsed = std::chrono::steady_clock::now() - started;
     if (!pulled) {
@@ -107,7 +133,11 @@ Result<int> run_pull(const PullOptions& options) {
 Command add_pull_command(CLI::App& app) {
   auto* subcommand = app.add_subcommand("pull", "Fetch kernels into the cache, verified");
   auto options = std::make_shared<PullOptions>();
-  subcommand->add_option("reference", options->references, "org/name[@spec] ...")->required();
+  subcommand->add_option("reference", options->references,
+                         "org/name[@spec] ... (with --locked: default every kernel in the lock)");
+  subcommand->add_flag("--locked", options->locked,
+                       "Take each kernel's commit and digests from the lock file; resolve nothing");
+  subcommand->add_option("--lock-file", options->lock_file, "The lock file (default: kget.lock)");
   add_client_flags(*subcommand, options->client, /*with_device=*/true);
   subcommand->add_flag("--json", options->json, "Print the result as JSON");
   subcommand->add_flag("-q,--quiet", options->quiet, "Print nothing but errors");

@@ -46,6 +46,14 @@ Result<resolve::Resolution> resolution_for(const ResolveOptions& options) {
     return resolve::resolve(options.target, resolve::candidates_from(std::move(variants)), host,
                             device);
   }
+  // Something written as a path is a directory that is not there, not a malformed reference.
+  if (options.target.starts_with("/") || options.target.starts_with(".") ||
+      std::count(options.target.begin(), options.target.end(), '/') > 1) {
+    return fail(ErrorKind::not_found,
+                "\"{}\" is not a directory; kget resolve takes org/name[@spec] or a kernel "
+                "directory holding build/<variant>/metadata.json",
+                options.target);
+  }
   auto kernel_ref = ref::parse_kernel_ref(options.target);
   if (!kernel_ref) {
     return fail(kernel_ref.error().kind,

@@ -19,8 +19,11 @@ Command add_env_command(CLI::App& app);
 Command add_resolve_command(CLI::App& app);
 Command add_push_command(CLI::App& app);
 Command add_pull_command(CLI::App& app);
+Command add_lock_command(CLI::App& app);
 Command add_list_command(CLI::App& app);
 Command add_info_command(CLI::App& app);
 Command add_cache_command(CLI::App& app);
+Command add_build_command(CLI::App& app);
+Command add_check_command(CLI::App& app);
 
 } // namespace kget::cli

@@ -16,9 +16,12 @@ int main(int argc, char** argv) {
       kget::cli::add_resolve_command(app),
       kget::cli::add_push_command(app),
       kget::cli::add_pull_command(app),
+      kget::cli::add_lock_command(app),
       kget::cli::add_list_command(app),
       kget::cli::add_info_command(app),
       kget::cli::add_cache_command(app),
+      kget::cli::add_build_command(app),
+      kget::cli::add_check_command(app),
   };
   try {
     app.parse(argc, argv);

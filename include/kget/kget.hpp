@@ -172,6 +172,7 @@ struct Options {
   std::string token;                 ///< KGET_TOKEN / HF_TOKEN / the HF token file
   std::optional<bool> offline;       ///< KGET_OFFLINE / HF_HUB_OFFLINE
   std::string device;                ///< KGET_DEVICE: "cpu", "cuda", "cuda:N"; "" = automatic
+  std::string lock_file;             ///< KGET_LOCK_FILE: a kget.lock to honour (docs/lock.md)
   bool verify_full = false;          ///< re-hash every file before loading, not only stat it
   /// Called from download threads, possibly at once.
   std::function<void(const Progress&)> progress;

@@ -4,6 +4,7 @@
 #include "fetch/fetch.hpp"
 #include "host/host.hpp"
 #include "ref/kernel_ref.hpp"
+#include "settings/settings.hpp"
 #include "util/fs.hpp"
 
 #include <mutex>
@@ -69,6 +70,15 @@ Result<std::shared_ptr<const detail::KernelState>> load_kernel(const std::string
     request.progress = [&options](const fetch::FileProgress& progress) {
       options.progress({progress.path, progress.received, progress.total, progress.done});
     };
+  }
+  std::string lock_path = options.lock_file.empty()
+                              ? settings::lookup(settings::Id::lock_file, env).value
+                              : options.lock_file;
+  lock::LockFile lock;
+  if (!lock_path.empty()) {
+    KGET_TRY_ASSIGN(lock, lock::read_lock_file(lock_path));
+    KGET_TRY_ASSIGN(request.locked, lock::find(lock, lock_path, ref::repo_id(request.ref),
+                                               ref::to_string(request.ref.spec)));
   }
   KGET_TRY_ASSIGN(auto pulled, fetch::pull(request, config));
   KGET_TRY_ASSIGN(auto loaded,

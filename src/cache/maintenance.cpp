@@ -233,9 +233,9 @@ void verify_snapshots(const fs::path& repo_dir, VerifyReport& report) {
   }
 }
 
-void note_leftovers(const fs::path& dir, VerifyReport& report) {
+void note_leftovers(const fs::path& dir, VerifyReport& report, bool recursive = true) {
   std::error_code error;
-  for (const auto& entry : entries_of(dir, true, error)) {
+  for (const auto& entry : entries_of(dir, recursive, error)) {
     if (entry.type != fs::file_type::directory &&
         util::is_temporary_name(entry.path.filename().string())) {
       report.notes.push_back({entry.path, "a temporary file left by an interrupted process; "
@@ -250,6 +250,18 @@ public:
   Pruner(const fs::path& root, const PruneOptions& options, PruneReport& report)
       : m_root(root), m_options(options), m_report(report),
         m_now(std::chrono::system_clock::now()) {}
+
+  // The root's own temporary files: a process killed while writing CACHEDIR.TAG leaves one.
+  Result<void> prune_root() {
+    std::error_code error;
+    for (const auto& entry : entries_of(m_root, false, error)) {
+      if (entry.type != fs::file_type::directory &&
+          util::is_temporary_name(entry.path.filename().string())) {
+        KGET_TRY(remove(entry.path));
+      }
+    }
+    return {};
+  }
 
   Result<void> prune(const fs::path& repo_dir) {
     std::set<std::string> referenced = referenced_etags(repo_dir);
@@ -391,6 +403,7 @@ VerifyReport Cache::verify() const {
     report.errors.push_back({m_root, folders.error().message});
     return report;
   }
+  note_leftovers(m_root, report, /*recursive=*/false);
   for (const auto& folder : *folders) {
     report.repos += 1;
     verify_blobs(folder.dir, report);
@@ -405,6 +418,7 @@ Result<PruneReport> Cache::prune(const PruneOptions& options) const {
   KGET_TRY_ASSIGN(auto folders, repo_folders(m_root, false));
   PruneReport report;
   Pruner pruner(m_root, options, report);
+  KGET_TRY(pruner.prune_root());
   for (const auto& folder : folders) {
     KGET_TRY(pruner.prune(folder.dir));
   }

@@ -32,7 +32,9 @@ fs::path hf_home(const settings::Environment& env) {
 Result<std::vector<std::string>> endpoints_from(const settings::Environment& env) {
   std::vector<std::string> endpoints;
   endpoints.push_back(settings::lookup(settings::Id::endpoint, env).value);
-  for (auto mirror : util::split(settings::lookup(settings::Id::mirrors, env).value, ',')) {
+  // Named, so that the views split returns outlive the loop's first step.
+  auto mirrors = settings::lookup(settings::Id::mirrors, env);
+  for (auto mirror : util::split(mirrors.value, ',')) {
     mirror = util::trim(mirror);
     if (!mirror.empty()) {
       endpoints.emplace_back(mirror);

@@ -7,6 +7,7 @@
 
 #include "cache/cache.hpp"
 #include "host/host.hpp"
+#include "lock/lock.hpp"
 #include "metadata/metadata.hpp"
 #include "ref/kernel_ref.hpp"
 #include "remote/remote.hpp"
@@ -77,6 +78,9 @@ struct PullRequest {
   const host::HostInfo* host = nullptr;
   resolve::DeviceChoice device;
   ProgressCallback progress;
+  // From kget.lock: the commit replaces the spec (no request for refs), and the chosen variant's
+  // files, metadata.json included, must have the locked digests (else ErrorKind::integrity).
+  const lock::LockedKernel* locked = nullptr;
 };
 
 // Failures: not_found (kernel, revision), no_compatible_variant (the message is the explanation
@@ -101,5 +105,10 @@ struct KernelInfo {
   resolve::Resolution resolution;
 };
 Result<KernelInfo> info(const PullRequest& request, const Config& config);
+
+// The lock entry for a kernel: its commit and, for every variant whose metadata is valid, the
+// digests of its files and of its metadata.json (fetched into the cache by `info`).
+Result<lock::LockedKernel> lock_entry(const KernelInfo& info, const ref::KernelRef& ref,
+                                      const Config& config);
 
 } // namespace kget::fetch

@@ -282,14 +282,56 @@ variant_files(const std::string& variant, const std::vector<const remote::TreeFi
   return specs;
 }
 
+// The chosen variant against kget.lock: the digests metadata.json promises, and metadata.json's
+// own, must be those locked.
+Result<void> check_locked(const lock::LockedKernel& locked, const Pulled& pulled,
+                          const cache::Cache& cache) {
+  auto variant = locked.variants.find(pulled.variant);
+  if (variant == locked.variants.end()) {
+    return fail(ErrorKind::integrity,
+                "kget.lock has no variant {} of {} at commit {}; the registry's listing differs "
+                "from the one locked",
+                pulled.variant, pulled.repo_id, locked.commit);
+  }
+  const auto& files = variant->second.files;
+  for (const auto& spec : pulled.files) {
+    std::string relative = spec.path.substr(fmt::format("build/{}/", pulled.variant).size());
+    std::string actual = spec.digest_hex;
+    if (relative == "metadata.json") {
+      auto path = cache.find_file(pulled.repo_id, locked.commit, spec.path);
+      if (!path) {
+        return fail(ErrorKind::io, "{} vanished from the cache", spec.path);
+      }
+      KGET_TRY_ASSIGN(actual, digest::hash_file_hex(*path, variant->second.digest_algorithm ==
+                                                                   "sha512"
+                                                               ? digest::Algorithm::sha512
+                                                               : digest::Algorithm::sha256));
+    }
+    auto expected = files.find(relative);
+    if (expected == files.end() || expected->second != actual) {
+      return fail(ErrorKind::integrity,
+                  "{}: kget.lock expects {} {}, the registry's variant has {}; the kernel changed "
+                  "since it was locked (run `kget lock` again only if you trust the change)",
+                  spec.path, variant->second.digest_algorithm,
+                  expected == files.end() ? std::string("no such file") : expected->second, actual);
+    }
+  }
+  return {};
+}
+
 Result<Pulled> pull_from(const PullRequest& request, const Config& config,
                          const cache::Cache& cache, const Source& source) {
   std::string repo = ref::repo_id(request.ref);
   Pulled pulled;
   pulled.repo_id = repo;
   pulled.source = source.name;
-  KGET_TRY_ASSIGN(pulled.revision, source.offline() ? resolve_offline(request.ref, cache)
-                                                    : resolve_online(request.ref, *source.remote));
+  if (request.locked != nullptr) {
+    pulled.revision = {request.locked->commit, "", "locked (kget.lock)"};
+  } else {
+    KGET_TRY_ASSIGN(pulled.revision, source.offline()
+                                         ? resolve_offline(request.ref, cache)
+                                         : resolve_online(request.ref, *source.remote));
+  }
   const std::string& commit = pulled.revision.commit;
   if (!source.offline() && !pulled.revision.name.empty()) {
     KGET_TRY(cache.write_ref(repo, pulled.revision.name, commit));
@@ -321,6 +363,9 @@ Result<Pulled> pull_from(const PullRequest& request, const Config& config,
     pulled.bytes_downloaded += result.bytes;
   }
   KGET_TRY(cache.verify_files(repo, commit, pulled.files, config.verify));
+  if (request.locked != nullptr) {
+    KGET_TRY(check_locked(*request.locked, pulled, cache));
+  }
   pulled.variant_dir = cache.snapshot_dir(repo, commit) / "build" / pulled.variant;
   return pulled;
 }
@@ -410,7 +455,8 @@ Result<T> first_answer(const Config& config, bool cache_fallback, EndpointFailur
     return entry.second.kind == ErrorKind::network;
   });
   if (cache_fallback && unreachable) {
-    if (auto cached = attempt(offline_source(config))) {
+    Source cache_only{fmt::format("the cache at {}", config.cache_root.string()), nullptr};
+    if (auto cached = attempt(cache_only)) {
       used_cache = true;
       return cached;
     }
@@ -478,9 +524,13 @@ Result<KernelInfo> info(const PullRequest& request, const Config& config) {
         KernelInfo result;
         result.repo_id = ref::repo_id(request.ref);
         result.source = source.name;
-        KGET_TRY_ASSIGN(result.revision, source.offline()
-                                             ? resolve_offline(request.ref, cache)
-                                             : resolve_online(request.ref, *source.remote));
+        if (request.locked != nullptr) {
+          result.revision = {request.locked->commit, "", "locked (kget.lock)"};
+        } else {
+          KGET_TRY_ASSIGN(result.revision, source.offline()
+                                               ? resolve_offline(request.ref, cache)
+                                               : resolve_online(request.ref, *source.remote));
+        }
         KGET_TRY_ASSIGN(auto listing,
                         read_listing(cache, source, result.repo_id, result.revision.commit));
         KGET_TRY_ASSIGN(result.variants,
@@ -492,6 +542,36 @@ Result<KernelInfo> info(const PullRequest& request, const Config& config) {
                                              *request.host, request.device);
         return result;
       });
+}
+
+Result<lock::LockedKernel> lock_entry(const KernelInfo& info, const ref::KernelRef& ref,
+                                      const Config& config) {
+  auto cache = cache::Cache::at(config.cache_root);
+  lock::LockedKernel entry{info.repo_id, ref::to_string(ref.spec), info.revision.commit, {}};
+  for (const auto& candidate : info.variants) {
+    if (!candidate.metadata) {
+      continue; // never loadable: nothing to lock
+    }
+    lock::LockedVariant variant{candidate.metadata->digest_algorithm, {}};
+    auto algorithm = variant.digest_algorithm == "sha512" ? digest::Algorithm::sha512
+                                                          : digest::Algorithm::sha256;
+    for (const auto& [path, base64] : candidate.metadata->digest_files) {
+      variant.files.emplace(path, digest::base64_to_hex(base64).value_or(""));
+    }
+    std::string metadata_path = fmt::format("build/{}/metadata.json", candidate.name);
+    auto metadata_file = cache.find_file(info.repo_id, info.revision.commit, metadata_path);
+    if (!metadata_file) {
+      return fail(ErrorKind::io, "{} of {} is not in the cache", metadata_path, info.repo_id);
+    }
+    KGET_TRY_ASSIGN(auto metadata_digest, digest::hash_file_hex(*metadata_file, algorithm));
+    variant.files.emplace("metadata.json", std::move(metadata_digest));
+    entry.variants.emplace(candidate.name, std::move(variant));
+  }
+  if (entry.variants.empty()) {
+    return fail(ErrorKind::not_found, "{} has no variant with valid metadata at commit {}",
+                info.repo_id, info.revision.commit);
+  }
+  return entry;
 }
 
 } // namespace kget::fetch

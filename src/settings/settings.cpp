@@ -39,6 +39,12 @@ std::vector<Setting> make_table() {
        {"LOCAL_KERNELS"},
        "",
        "org/name=path:... load these local builds instead of fetching."},
+      {Id::lock_file,
+       "KGET_LOCK_FILE",
+       {},
+       "",
+       "kget.lock to honour in get_kernel: kernels resolve to their locked commits, with no "
+       "request for refs, and only the locked digests are accepted."},
       {Id::device,
        "KGET_DEVICE",
        {},

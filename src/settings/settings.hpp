@@ -18,6 +18,7 @@ enum class Id {
   cache,
   token,
   local_kernels,
+  lock_file,
   device,
   override_cuda_driver,
   override_cuda_arch,
