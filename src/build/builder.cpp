@@ -1,0 +1,503 @@
+#include "build/builder.hpp"
+
+#include "build/elf_inspect.hpp"
+#include "build/process.hpp"
+#include "digest/digest.hpp"
+#include "metadata/variant_name.hpp"
+#include "publish/publish.hpp"
+#include "util/fs.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <sys/utsname.h>
+#include <thread>
+
+namespace kget::build {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr size_t k_max_library_size = size_t{4} << 30;
+constexpr size_t k_log_lines_shown = 40;
+
+std::string host_cpu() {
+  utsname name{};
+  if (::uname(&name) != 0) {
+    return "unknown";
+  }
+  return name.machine;
+}
+
+// A CMake bracket argument: no escaping needed whatever the path holds.
+std::string cmake_quote(const std::string& text) {
+  std::string equals = "=";
+  while (text.find("]" + equals + "]") != std::string::npos) {
+    equals += "=";
+  }
+  return fmt::format("[{}[{}]{}]", equals, text, equals);
+}
+
+std::string cmake_list(const std::vector<std::string>& items) {
+  std::vector<std::string> quoted;
+  for (const auto& item : items) {
+    quoted.push_back(cmake_quote(item));
+  }
+  return util::join(quoted, " ");
+}
+
+std::vector<std::string> path_strings(const std::vector<fs::path>& paths) {
+  std::vector<std::string> strings;
+  for (const auto& path : paths) {
+    strings.push_back(path.string());
+  }
+  return strings;
+}
+
+// The CUDA toolchain of a cell, once found.
+struct CudaToolchain {
+  fs::path nvcc;
+  fs::path cudart_static;
+  fs::path include;
+  std::vector<metadata::CudaTarget> sass; // kernel ∩ cell
+  std::optional<metadata::CudaTarget> ptx;
+};
+
+struct Plan {
+  const MatrixCell* cell = nullptr;
+  std::string variant;
+  std::string skipped;
+  std::optional<CudaToolchain> cuda;
+};
+
+std::string gencode(const metadata::CudaTarget& target) {
+  std::string numbers = fmt::format("{}{}", target.capability.major, target.capability.minor);
+  std::string suffix = target.suffix == metadata::CudaTarget::Suffix::arch_specific ? "a"
+                       : target.suffix == metadata::CudaTarget::Suffix::family      ? "f"
+                                                                                    : "";
+  if (target.kind == metadata::CudaTarget::Kind::ptx) {
+    return fmt::format("-gencode=arch=compute_{0}{1},code=compute_{0}{1}", numbers, suffix);
+  }
+  return fmt::format("-gencode=arch=compute_{0}{1},code=sm_{0}{1}", numbers, suffix);
+}
+
+Result<util::MajorMinor> nvcc_release(const fs::path& nvcc) {
+  KGET_TRY_ASSIGN(auto output, capture_output({nvcc.string(), "--version"}));
+  std::smatch match;
+  static const std::regex release(R"(release (\d+)\.(\d+))");
+  if (!std::regex_search(output, match, release)) {
+    return fail(ErrorKind::io, "{} --version does not say \"release X.Y\"", nvcc.string());
+  }
+  return util::MajorMinor{std::stoi(match[1]), std::stoi(match[2])};
+}
+
+// nvcc and the static CUDA runtime from pip wheels in a venv of the build tree.
+Result<CudaToolchain> wheel_toolchain(const MatrixCell& cell, const fs::path& work) {
+  fs::path venv = work / fmt::format("venv-{}", cell.name);
+  fs::path log = work / fmt::format("venv-{}.log", cell.name);
+  KGET_TRY(util::create_directories(work));
+  if (!fs::exists(venv / "bin" / "python")) {
+    KGET_TRY_ASSIGN(int status, run_process({{"python3", "-m", "venv", venv.string()}, log}));
+    if (status != 0) {
+      return fail(ErrorKind::not_found, "python3 -m venv failed (see {})", log.string());
+    }
+  }
+  auto find = [&](const std::string& relative) -> std::optional<fs::path> {
+    std::error_code error;
+    for (fs::recursive_directory_iterator it(venv / "lib", error), end; !error && it != end;
+         it.increment(error)) {
+      if (it->path().generic_string().ends_with(relative)) {
+        return it->path();
+      }
+    }
+    return std::nullopt;
+  };
+  if (!find("nvidia/cuda_nvcc/bin/nvcc")) {
+    // nvidia-cuda-nvcc-cu12==12.9.* -> nvidia-cuda-runtime-cu12==12.9.* (headers, cudart)
+    std::string runtime = cell.nvcc_wheel;
+    if (auto at = runtime.find("cuda-nvcc"); at != std::string::npos) {
+      runtime.replace(at, 9, "cuda-runtime");
+    }
+    KGET_TRY_ASSIGN(int status, run_process({{(venv / "bin" / "pip").string(), "install", "--quiet",
+                                              cell.nvcc_wheel, runtime},
+                                             log}));
+    if (status != 0) {
+      return fail(ErrorKind::not_found, "pip install {} failed (no index reachable?); see {}",
+                  cell.nvcc_wheel, log.string());
+    }
+  }
+  auto nvcc = find("nvidia/cuda_nvcc/bin/nvcc");
+  auto cudart = find("nvidia/cuda_runtime/lib/libcudart_static.a");
+  if (!nvcc) {
+    return fail(ErrorKind::not_found, "the {} wheel holds no bin/nvcc", cell.nvcc_wheel);
+  }
+  if (!cudart) {
+    return fail(ErrorKind::not_found,
+                "no libcudart_static.a in the venv (the runtime wheel ships only libcudart.so, "
+                "which a kernel must not need)");
+  }
+  return CudaToolchain{*nvcc, *cudart, cudart->parent_path().parent_path() / "include", {}, {}};
+}
+
+Result<CudaToolchain> find_cuda_toolchain(const MatrixCell& cell, const KernelSpec& kernel,
+                                          const fs::path& work) {
+  CudaToolchain toolchain;
+  if (!cell.nvcc_wheel.empty()) {
+    KGET_TRY_ASSIGN(toolchain, wheel_toolchain(cell, work));
+  } else {
+    toolchain.nvcc = cell.cuda_root / "bin" / "nvcc";
+    toolchain.cudart_static = cell.cuda_root / "lib64" / "libcudart_static.a";
+    toolchain.include = cell.cuda_root / "include";
+    for (const auto& path : {toolchain.nvcc, toolchain.cudart_static}) {
+      std::error_code error;
+      if (!fs::exists(path, error)) {
+        return fail(ErrorKind::not_found, "{} not found", path.string());
+      }
+    }
+  }
+  KGET_TRY_ASSIGN(auto release, nvcc_release(toolchain.nvcc));
+  if (release != cell.toolkit) {
+    return fail(ErrorKind::not_found, "{} is CUDA {}, the cell is CUDA {}", toolchain.nvcc.string(),
+                util::to_string(release), util::to_string(cell.toolkit));
+  }
+  for (const auto& wanted : kernel.cuda->cuda_capabilities) {
+    bool buildable = std::any_of(cell.sass.begin(), cell.sass.end(), [&](const auto& target) {
+      return target.capability == wanted.capability;
+    });
+    if (buildable) {
+      toolchain.sass.push_back(wanted);
+    }
+  }
+  if (toolchain.sass.empty()) {
+    return fail(ErrorKind::not_found,
+                "none of build.toml's cuda-capabilities is among the cell's sass targets");
+  }
+  std::sort(toolchain.sass.begin(), toolchain.sass.end());
+  if (cell.ptx_newest) {
+    metadata::CudaTarget ptx = toolchain.sass.back();
+    ptx.kind = metadata::CudaTarget::Kind::ptx;
+    ptx.suffix = metadata::CudaTarget::Suffix::none;
+    toolchain.ptx = ptx;
+  }
+  return toolchain;
+}
+
+// Why a cell does not apply to this kernel on this machine; empty when it does.
+std::string reason_to_skip(const KernelSpec& kernel, const MatrixCell& cell) {
+  const auto& backends = kernel.backends;
+  if (std::find(backends.begin(), backends.end(), cell.backend) == backends.end()) {
+    return fmt::format("no [kernel.{}] in build.toml", cell.backend);
+  }
+  if (cell.cpu != host_cpu()) {
+    return fmt::format("the cell builds for {}, this machine is {} (no cross builds)", cell.cpu,
+                       host_cpu());
+  }
+  return {};
+}
+
+// The CMake project of one variant: one MODULE library, linked the manylinux way.
+std::string generate_cmake(const KernelSpec& kernel, const MatrixCell& cell,
+                           const std::optional<CudaToolchain>& cuda, const fs::path& binary_dir) {
+  const BackendSources empty;
+  const BackendSources& cpu = kernel.cpu ? *kernel.cpu : empty;
+  std::vector<std::string> sources = path_strings(cpu.sources);
+  std::vector<std::string> includes = path_strings(cpu.include);
+  std::vector<std::string> defines = cpu.defines;
+  std::vector<std::string> cxx_flags = cell.cxx_flags;
+  cxx_flags.insert(cxx_flags.end(), cpu.cxx_flags.begin(), cpu.cxx_flags.end());
+  std::vector<std::string> link_flags = cell.link_flags;
+  link_flags.insert(link_flags.end(), cpu.link_flags.begin(), cpu.link_flags.end());
+  std::optional<fs::path> version_script = cpu.version_script;
+  if (cuda) {
+    const BackendSources& gpu = *kernel.cuda;
+    auto more = path_strings(gpu.include);
+    includes.insert(includes.end(), more.begin(), more.end());
+    defines.insert(defines.end(), gpu.defines.begin(), gpu.defines.end());
+    link_flags.insert(link_flags.end(), gpu.link_flags.begin(), gpu.link_flags.end());
+    if (gpu.version_script) {
+      version_script = gpu.version_script;
+    }
+  }
+  std::string out;
+  out += "# Generated by kget build; edits are overwritten.\n";
+  out += "cmake_minimum_required(VERSION 3.20)\nproject(kget_variant LANGUAGES CXX)\n";
+  out += fmt::format("add_library(kernel MODULE {})\n", cmake_list(sources));
+  out += fmt::format(
+      "set_target_properties(kernel PROPERTIES OUTPUT_NAME {} PREFIX lib CXX_STANDARD {} "
+      "CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF POSITION_INDEPENDENT_CODE ON "
+      "CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON SKIP_BUILD_RPATH ON)\n",
+      cmake_quote(kernel.name), cpu.cxx_standard);
+  out += fmt::format("target_include_directories(kernel PRIVATE {})\n", cmake_list(includes));
+  out += fmt::format("target_compile_options(kernel PRIVATE -fPIC -fvisibility=hidden {})\n",
+                     cmake_list(cxx_flags));
+  for (const auto& isa : cpu.isa) {
+    if (std::find(isa.arch.begin(), isa.arch.end(), cell.cpu) == isa.arch.end()) {
+      continue;
+    }
+    out +=
+        fmt::format("target_sources(kernel PRIVATE {})\n", cmake_list(path_strings(isa.sources)));
+    out += fmt::format("set_source_files_properties({} PROPERTIES COMPILE_OPTIONS {})\n",
+                       cmake_list(path_strings(isa.sources)),
+                       cmake_quote(util::join(isa.cxx_flags, ";")));
+    if (!isa.define.empty()) {
+      defines.push_back(isa.define);
+    }
+  }
+  if (!defines.empty()) {
+    out += fmt::format("target_compile_definitions(kernel PRIVATE {})\n", cmake_list(defines));
+  }
+  if (version_script) {
+    link_flags.push_back("-Wl,--version-script=" + version_script->string());
+    out += fmt::format("set_property(TARGET kernel APPEND PROPERTY LINK_DEPENDS {})\n",
+                       cmake_quote(version_script->string()));
+  }
+  if (cuda) {
+    std::vector<std::string> common = {cuda->nvcc.string(),
+                                       "-c",
+                                       "-ccbin",
+                                       cell.cxx,
+                                       fmt::format("-std=c++{}", kernel.cuda->cxx_standard),
+                                       "-Xcompiler=-fPIC,-fvisibility=hidden"};
+    for (const auto& include : includes) {
+      common.push_back("-I" + include);
+    }
+    for (const auto& define : defines) {
+      common.push_back("-D" + define);
+    }
+    for (const auto& target : cuda->sass) {
+      common.push_back(gencode(target));
+    }
+    if (cuda->ptx) {
+      common.push_back(gencode(*cuda->ptx));
+    }
+    common.insert(common.end(), kernel.cuda->cuda_flags.begin(), kernel.cuda->cuda_flags.end());
+    size_t index = 0;
+    for (const auto& source : kernel.cuda->sources) {
+      if (source.extension() != ".cu") {
+        out += fmt::format("target_sources(kernel PRIVATE {})\n", cmake_quote(source.string()));
+        continue;
+      }
+      std::string object = (binary_dir / fmt::format("cuda_{}.o", index++)).string();
+      std::vector<std::string> command = common;
+      command.insert(command.end(), {source.string(), "-o", object});
+      out += fmt::format("add_custom_command(OUTPUT {0} COMMAND {1} DEPENDS {2} VERBATIM)\n",
+                         cmake_quote(object), cmake_list(command), cmake_quote(source.string()));
+      out += fmt::format("target_sources(kernel PRIVATE {})\n", cmake_quote(object));
+    }
+    // The CUDA runtime is linked statically: a kernel needs the driver only (libcuda, dlopened).
+    // After the objects on the command line, so that it resolves their references.
+    out += fmt::format("target_link_libraries(kernel PRIVATE {} dl rt pthread)\n",
+                       cmake_quote(cuda->cudart_static.string()));
+  }
+  out += fmt::format("target_link_options(kernel PRIVATE {})\n", cmake_list(link_flags));
+  return out;
+}
+
+Result<void> run_step(const std::vector<std::string>& argv, const fs::path& log, bool verbose,
+                      std::string_view what) {
+  KGET_TRY_ASSIGN(int status, run_process({argv, verbose ? fs::path{} : log}));
+  if (status != 0) {
+    std::string tail = verbose ? std::string{} : tail_of_file(log, k_log_lines_shown);
+    return fail(ErrorKind::io, "{} failed (exit status {}): {}\n{}\n(full log: {})", what, status,
+                shell_quote(argv), tail, log.string());
+  }
+  return {};
+}
+
+std::string hub_arch(const metadata::CudaTarget& target) {
+  std::string text = fmt::format("{}.{}", target.capability.major, target.capability.minor);
+  if (target.suffix == metadata::CudaTarget::Suffix::arch_specific) {
+    text += "a";
+  } else if (target.suffix == metadata::CudaTarget::Suffix::family) {
+    text += "f";
+  }
+  return target.kind == metadata::CudaTarget::Kind::ptx ? text + "+PTX" : text;
+}
+
+std::string summary_of(const CheckReport& report) {
+  std::vector<std::string> lines;
+  for (const auto& violation : report.violations) {
+    lines.push_back(fmt::format("  {}: {}", violation.rule, violation.message));
+  }
+  return util::join(lines, "\n");
+}
+
+Result<VariantOutcome> build_variant(const BuildRequest& request, const KernelSpec& kernel,
+                                     const Plan& plan, const fs::path& out, int jobs) {
+  const MatrixCell& cell = *plan.cell;
+  fs::path work = out / ".work" / plan.variant;
+  fs::path binary = work / "build";
+  fs::path log = work / "build.log";
+  KGET_TRY(util::create_directories(binary));
+  std::error_code ignored;
+  fs::remove(log, ignored);
+  KGET_TRY(util::write_file_atomic(work / "CMakeLists.txt",
+                                   generate_cmake(kernel, cell, plan.cuda, binary)));
+  KGET_TRY(run_step({"cmake", "-S", work.string(), "-B", binary.string(), "-G", "Ninja",
+                     "-DCMAKE_BUILD_TYPE=Release", "-DCMAKE_CXX_COMPILER=" + cell.cxx},
+                    log, request.verbose, fmt::format("{}: cmake configure", plan.variant)));
+  KGET_TRY(run_step({"cmake", "--build", binary.string(), "--parallel", std::to_string(jobs)}, log,
+                    request.verbose, fmt::format("{}: cmake build", plan.variant)));
+
+  std::string library = fmt::format("lib{}.so", kernel.name);
+  fs::path variant_dir = out / "build" / plan.variant;
+  fs::remove_all(variant_dir, ignored); // a variant is exactly what this build made
+  KGET_TRY(util::create_directories(variant_dir));
+  KGET_TRY_ASSIGN(auto image, util::read_file(binary / library, k_max_library_size));
+  KGET_TRY(util::write_file_atomic(variant_dir / library, image, 0755));
+  KGET_TRY_ASSIGN(auto json, compute_metadata_json(kernel, cell, variant_dir, library));
+  KGET_TRY(util::write_file_atomic(variant_dir / "metadata.json", json));
+
+  VariantOutcome outcome;
+  outcome.variant = plan.variant;
+  outcome.cell = cell.name;
+  outcome.built = true;
+  outcome.directory = variant_dir;
+  KGET_TRY_ASSIGN(outcome.check, check_variant_directory(variant_dir));
+  if (!outcome.check.clean()) {
+    return fail(outcome.check.violations.front().kind, "{}: kget check failed:\n{}",
+                variant_dir.string(), summary_of(outcome.check));
+  }
+  return outcome;
+}
+
+} // namespace
+
+Result<std::string> compute_metadata_json(const KernelSpec& kernel, const MatrixCell& cell,
+                                          const fs::path& variant_directory,
+                                          const std::string& library) {
+  KGET_TRY_ASSIGN(auto files, publish::list_variant_files(variant_directory));
+  nlohmann::json digests = nlohmann::json::object();
+  std::string library_sha256;
+  for (const auto& file : files) {
+    if (file.relative == "metadata.json") {
+      continue;
+    }
+    KGET_TRY_ASSIGN(auto hex, digest::hash_file_hex(file.source, digest::Algorithm::sha256));
+    digests[file.relative] = digest::hex_to_base64(hex);
+    if (file.relative == library) {
+      library_sha256 = hex;
+    }
+  }
+  fs::path library_path = variant_directory / library;
+  KGET_TRY_ASSIGN(auto symbol_versions, required_symbol_versions(library_path));
+  nlohmann::json ops = nlohmann::json::array();
+  for (const auto& op : kernel.ops) {
+    ops.push_back({{"name", op.name}, {"schema", op.schema}});
+  }
+  nlohmann::json kget = {{"abi", {{"major", kernel.abi_major}, {"minor", kernel.abi_minor}}},
+                         {"library", library},
+                         {"ops", ops},
+                         {"requires",
+                          {{"symbol_versions", symbol_versions},
+                           // The CPU paths are chosen at run time from CPUID: nothing required.
+                           {"cpu_features", nlohmann::json::array()}}}};
+  nlohmann::json archs = nlohmann::json::array();
+  metadata::Backend backend;
+  backend.type = cell.backend == "cuda" ? metadata::BackendType::cuda : metadata::BackendType::cpu;
+  backend.cuda_toolkit = cell.toolkit;
+  if (cell.backend == "cuda") {
+    KGET_TRY_ASSIGN(auto targets, read_fatbin_targets(library_path));
+    std::vector<std::string> sass;
+    std::vector<std::string> ptx;
+    for (const auto& target : targets.sass) {
+      sass.push_back(metadata::to_string(target));
+      archs.push_back(hub_arch(target));
+    }
+    for (const auto& target : targets.ptx) {
+      ptx.push_back(metadata::to_string(target));
+      archs.push_back(hub_arch(target));
+    }
+    kget["cuda"] = {{"toolkit", util::to_string(cell.toolkit)},
+                    {"min_driver", util::to_string(cell.min_driver)},
+                    {"sass", sass},
+                    {"ptx", ptx}};
+  }
+  nlohmann::json document = {
+      {"name", kernel.name},
+      {"id", fmt::format("_{}_{}_{}", kernel.name, metadata::backend_token(backend),
+                         library_sha256.substr(0, 7))},
+      {"version", kernel.version},
+      {"backend", {{"type", cell.backend}, {"archs", archs}}},
+      {"digest", {{"algorithm", "sha256"}, {"files", digests}}},
+      {"kget", kget}};
+  if (!kernel.license.empty()) {
+    document["license"] = kernel.license;
+  }
+  std::string text = document.dump(2) + "\n";
+  // What the builder writes must be what every client accepts.
+  KGET_TRY(metadata::parse_metadata(text));
+  return text;
+}
+
+Result<BuildReport> build_kernel(const BuildRequest& request) {
+  KGET_TRY_ASSIGN(auto kernel, load_kernel_spec(request.kernel));
+  fs::path matrix_path =
+      request.matrix.empty() ? kernel.directory.parent_path() / "matrix.toml" : request.matrix;
+  KGET_TRY_ASSIGN(auto matrix, load_matrix(matrix_path));
+  fs::path out =
+      fs::absolute(request.out.empty() ? kernel.directory : request.out).lexically_normal();
+  int jobs = request.jobs > 0 ? request.jobs
+                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  auto note = [&](std::string_view line) {
+    if (request.note) {
+      request.note(line);
+    }
+  };
+
+  std::vector<Plan> plans;
+  std::set<std::string> known;
+  for (const auto& cell : matrix.cells) {
+    Plan plan{&cell, variant_name(kernel, cell), {}, {}};
+    known.insert(plan.variant);
+    bool asked = std::find(request.variants.begin(), request.variants.end(), plan.variant) !=
+                 request.variants.end();
+    if (!request.variants.empty() && !asked) {
+      continue;
+    }
+    plan.skipped = reason_to_skip(kernel, cell);
+    if (plan.skipped.empty() && cell.backend == "cuda") {
+      auto toolchain = find_cuda_toolchain(cell, kernel, out / ".work");
+      if (toolchain) {
+        plan.cuda = std::move(*toolchain);
+      } else {
+        plan.skipped = fmt::format("toolchain not available: {}", toolchain.error().message);
+      }
+    }
+    if (!plan.skipped.empty() && asked) {
+      return fail(ErrorKind::not_found, "cannot build {} (cell {} of {}): {}", plan.variant,
+                  cell.name, matrix.file.string(), plan.skipped);
+    }
+    plans.push_back(std::move(plan));
+  }
+  for (const auto& wanted : request.variants) {
+    if (!known.contains(wanted)) {
+      return fail(ErrorKind::usage, "--variant {}: not a cell of {}; its variants are {}", wanted,
+                  matrix.file.string(), util::join({known.begin(), known.end()}, ", "));
+    }
+  }
+
+  BuildReport report;
+  for (const auto& plan : plans) {
+    if (!plan.skipped.empty()) {
+      note(fmt::format("skipped {} (cell {}): {}", plan.variant, plan.cell->name, plan.skipped));
+      report.variants.push_back({plan.variant, plan.cell->name, false, plan.skipped, {}, {}});
+      continue;
+    }
+    note(fmt::format("building {} (cell {})", plan.variant, plan.cell->name));
+    KGET_TRY_ASSIGN(auto outcome, build_variant(request, kernel, plan, out, jobs));
+    note(fmt::format("built {} -> {} (check: clean{})", plan.variant, outcome.directory.string(),
+                     outcome.check.loaded ? ", descriptor loaded" : ""));
+    report.variants.push_back(std::move(outcome));
+  }
+  if (std::none_of(report.variants.begin(), report.variants.end(),
+                   [](const auto& outcome) { return outcome.built; })) {
+    return fail(ErrorKind::not_found, "no cell of {} applies to {}; nothing was built",
+                matrix.file.string(), kernel.file.string());
+  }
+  return report;
+}
+
+} // namespace kget::build
