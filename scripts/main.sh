@@ -1,8 +1,9 @@
 #!/bin/bash
 # The main job: installs what is needed, builds kget, shows what it detects on this host, and
 # resolves the demo kernel for an H100 with a CUDA 13.0 driver, for an older driver, and for
-# this machine; then publishes the example kernel to kget-registry and to a file:// store. (It
-# grows to pull and run kernels from the local registry as the project grows.)
+# this machine; then publishes the example kernel to kget-registry and to a file:// store, pulls it
+# back from the registry into a fresh cache, and loads and runs it through libkget with
+# examples/get_kernel, online and then offline.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -68,3 +69,43 @@ curl -sf "$endpoint/api/kernels/kernels-community/relu/refs"
 echo
 "$kget" push "$work/relu" --repo kernels-community/relu --version 1.0.0 --to "file://$work/file-store"
 "$root/build/server/kget-registry" fsck --root "$work/file-store"
+
+# Fetching and running: the kernel just published, pulled from kget-registry into a fresh cache,
+# listed and described by the CLI, then loaded and run through libkget by examples/get_kernel
+# (which checks relu against a float64 reference and prints PASS), online and then offline.
+echo
+echo "== kget pull kernels-community/relu@1 from kget-registry into a fresh cache"
+cmake --build "$root/build" -j "$(nproc)" --target kget_example_get_kernel
+export KGET_ENDPOINT="$endpoint" KGET_CACHE="$work/cache"
+"$kget" pull kernels-community/relu@1
+echo
+echo "== kget list kernels-community/relu"
+"$kget" list kernels-community/relu
+echo
+echo "== kget info kernels-community/relu@1"
+"$kget" info kernels-community/relu@1
+echo
+echo "== kget-example kernels-community/relu@1 (examples/get_kernel)"
+"$root/build/tests/kget-example" kernels-community/relu@1
+echo
+echo "== kget-example kernels-community/relu@1 with KGET_OFFLINE=1: the cache is enough"
+KGET_OFFLINE=1 "$root/build/tests/kget-example" kernels-community/relu@1
+
+# The kernels this repository ships (kernels/), built through the matrix builder, published,
+# pulled and run the same way. On this machine the CPU cell builds; CUDA cells say why they are
+# skipped (docs/build.md).
+for kernel in rmsnorm activation; do
+  echo
+  echo "== kget build kernels/$kernel"
+  "$kget" build "$root/kernels/$kernel" --out "$work/out-$kernel"
+  echo
+  echo "== kget push kernels-community/$kernel 1.0.0 to kget-registry"
+  KGET_TOKEN=main-job-token "$kget" push "$work/out-$kernel/build" \
+    --repo "kernels-community/$kernel" --version 1.0.0 --to "$endpoint"
+  echo
+  echo "== kget pull kernels-community/$kernel@1"
+  "$kget" pull "kernels-community/$kernel@1"
+  echo
+  echo "== kget-example kernels-community/$kernel@1"
+  "$root/build/tests/kget-example" "kernels-community/$kernel@1"
+done
