@@ -180,7 +180,12 @@ ensure_all(const cache::Cache& cache, const Source& source, const std::string& r
   }
   size_t threads = std::min<size_t>(missing.size(), static_cast<size_t>(std::max(parallel, 1)));
   if (threads == 1) {
-    results[missing[0]] = ensure_one(cache, source.remote, repo, commit, files[missing[0]], progress);
+    for (size_t i : missing) {
+      results[i] = ensure_one(cache, source.remote, repo, commit, files[i], progress);
+      if (!*results[i]) {
+        break;
+      }
+    }
   } else if (threads > 1) {
     std::atomic<size_t> next{0};
     std::atomic<bool> failed{false};

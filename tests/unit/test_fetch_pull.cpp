@@ -50,10 +50,17 @@ protected:
     config.parallel_downloads = 4;
   }
 
-  void publish(const std::string& version, const std::string& library) {
+  void publish(const std::string& version, const std::string& library,
+               const std::string& extra = "") {
     fs::path kernel = dir.path() / ("kernel-" + version);
-    testing::write_variant(kernel / "build", cpu_variant, {{"libdemo.so", library}});
-    testing::write_variant(kernel / "build", cuda_variant, {{"libdemo.so", "cuda " + version}});
+    std::map<std::string, std::string> files{{"libdemo.so", library}};
+    if (!extra.empty()) {
+      files.emplace("data/extra.bin", extra);
+    }
+    int major = std::stoi(version);
+    testing::write_variant(kernel / "build", cpu_variant, files, major);
+    testing::write_variant(kernel / "build", cuda_variant, {{"libdemo.so", "cuda " + version}},
+                           major);
     auto plan = publish::plan_push({{kernel}, "acme/demo", version, ""});
     ASSERT_TRUE(plan.has_value()) << plan.error().message;
     auto store = store::Store::open_or_create(dir.path() / "store");
@@ -300,6 +307,16 @@ TEST_F(PullTest, ParallelPullsInOneProcessDownloadOnce) {
     EXPECT_EQ(testing::read_file(result->variant_dir / "libdemo.so"), library_v11);
   }
   EXPECT_EQ(requests_for(std::string(cpu_variant) + "/libdemo.so"), 1u);
+}
+
+TEST_F(PullTest, OneDownloadAtATimeStillFetchesEveryFile) {
+  publish("2.0.0", random_bytes(4096, 3), random_bytes(5000, 4));
+  config.parallel_downloads = 1;
+  auto pulled = pull("acme/demo@2");
+  ASSERT_TRUE(pulled.has_value()) << pulled.error().message;
+  EXPECT_EQ(pulled->files.size(), 3u); // metadata.json, libdemo.so, data/extra.bin
+  EXPECT_EQ(testing::read_file(pulled->variant_dir / "data" / "extra.bin"), random_bytes(5000, 4));
+  EXPECT_EQ(testing::read_file(pulled->variant_dir / "libdemo.so"), random_bytes(4096, 3));
 }
 
 TEST_F(PullTest, NoCompatibleVariantExplainsEveryVariant) {
