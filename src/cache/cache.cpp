@@ -178,6 +178,11 @@ Result<void> Cache::write_ref(std::string_view repo_id, std::string_view revisio
   fs::path repo = repo_dir(repo_id);
   KGET_TRY(prepare_repo(m_root, repo));
   fs::path ref = fs::path("refs") / revision;
+  // A warm pull finds the branch where it was: rewriting it (fsync, rename, fsync) would cost
+  // that pull more than everything else it does.
+  if (read_ref(repo_id, revision) == commit) {
+    return {};
+  }
   KGET_TRY(make_real_directories(repo, ref.parent_path()));
   // No newline: huggingface_hub reads the file verbatim.
   return util::write_file_atomic(repo / ref, commit);
