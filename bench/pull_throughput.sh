@@ -43,16 +43,14 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import huggingface_hu
   fi
 fi
 
-for name in $(env | sed -n 's/^\(\(KGET\|HF\)_[A-Z0-9_]*\)=.*/\1/p'); do
-  unset "$name"
-done
-unset KERNELS_CACHE LOCAL_KERNELS
+# shellcheck source=scripts/lib/session.sh
+. "$(cd "$(dirname "$0")/.." && pwd)/scripts/lib/session.sh"
+# shellcheck disable=SC2119 # no names to keep
+clear_kget_settings
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/kget-bench-pull-XXXXXX")
-registry_pid=""
 cleanup() {
-  [ -z "$registry_pid" ] || kill -TERM "$registry_pid" 2>/dev/null || true
-  [ -z "$registry_pid" ] || wait "$registry_pid" 2>/dev/null || true
+  stop_registry
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -72,15 +70,9 @@ cat >"$variant_dir/metadata.json" <<EOF
 EOF
 
 echo "bench-token" >"$work/tokens"
-"$build/server/kget-registry" --root "$work/store" --listen 127.0.0.1:0 \
-  --token-file "$work/tokens" --access-log "$work/access.log" >"$work/registry.out" &
-registry_pid=$!
-for _ in $(seq 100); do
-  grep -q "listening on" "$work/registry.out" && break
-  sleep 0.1
-done
-endpoint=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$work/registry.out")
-[ -n "$endpoint" ] || { echo "kget-registry did not start" >&2; exit 1; }
+start_registry "$build/server/kget-registry" "$work" --token-file "$work/tokens" \
+  --access-log "$work/access.log"
+endpoint="$registry_url"
 "$kget" push "$work/kernel" --repo bench/big --version 1.0.0 --to "$endpoint" \
   --token bench-token >/dev/null
 rm -rf "$work/kernel" # the store holds the bytes now; keep the page cache for them

@@ -19,43 +19,25 @@ fi
 kget="$build/cli/kget"
 
 # Nothing from the caller's settings reaches the cache or the registry measured here.
-for name in $(env | sed -n 's/^\(\(KGET\|HF\)_[A-Z0-9_]*\)=.*/\1/p'); do
-  unset "$name"
-done
-unset KERNELS_CACHE LOCAL_KERNELS
+# shellcheck source=scripts/lib/session.sh
+. "$(cd "$(dirname "$0")/.." && pwd)/scripts/lib/session.sh"
+# shellcheck disable=SC2119 # no names to keep
+clear_kget_settings
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/kget-bench-requests-XXXXXX")
-registry_pid=""
 cleanup() {
-  [ -z "$registry_pid" ] || kill -TERM "$registry_pid" 2>/dev/null || true
-  [ -z "$registry_pid" ] || wait "$registry_pid" 2>/dev/null || true
+  stop_registry
   rm -rf "$work"
 }
 trap cleanup EXIT
 export HF_HOME="$work/hf-home"
 
-variant="kget1-cpu-$(uname -m)-linux"
-mkdir -p "$work/relu/build/$variant"
-cp "$build/tests/librelu.so" "$work/relu/build/$variant/librelu.so"
-digest=$(openssl dgst -sha256 -binary "$work/relu/build/$variant/librelu.so" | base64)
-cat >"$work/relu/build/$variant/metadata.json" <<EOF
-{"name": "relu", "id": "_relu_example", "version": 1, "license": "Apache-2.0",
- "backend": {"type": "cpu"},
- "digest": {"algorithm": "sha256", "files": {"librelu.so": "$digest"}},
- "kget": {"abi": {"major": 1, "minor": 0}, "library": "librelu.so",
-          "ops": [{"name": "relu", "schema": "relu(Tensor! out, Tensor input) -> ()"}]}}
-EOF
+write_variant "$work/relu" "$build/tests/librelu.so" relu "relu(Tensor! out, Tensor input) -> ()"
 
 echo "bench-token" >"$work/tokens"
-"$build/server/kget-registry" --root "$work/store" --listen 127.0.0.1:0 \
-  --token-file "$work/tokens" --access-log "$work/access.log" >"$work/registry.out" &
-registry_pid=$!
-for _ in $(seq 100); do
-  grep -q "listening on" "$work/registry.out" && break
-  sleep 0.1
-done
-endpoint=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$work/registry.out")
-[ -n "$endpoint" ] || { echo "kget-registry did not start" >&2; exit 1; }
+start_registry "$build/server/kget-registry" "$work" --token-file "$work/tokens" \
+  --access-log "$work/access.log"
+endpoint="$registry_url"
 "$kget" push "$work/relu" --repo kernels-community/relu --version 1.0.0 --to "$endpoint" \
   --token bench-token >/dev/null
 export KGET_ENDPOINT="$endpoint" KGET_CACHE="$work/cache"

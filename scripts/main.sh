@@ -33,35 +33,18 @@ echo
 echo "== kget push to kget-registry and to a file:// store"
 cmake --build "$root/build" -j "$(nproc)" --target kget_registry_server kget_example_relu
 work=$(mktemp -d "${TMPDIR:-/tmp}/kget-main-XXXXXX")
-registry_pid=""
+# shellcheck source=scripts/lib/session.sh
+. "$root/scripts/lib/session.sh"
 cleanup() {
-  [ -z "$registry_pid" ] || kill -TERM "$registry_pid" 2>/dev/null || true
-  [ -z "$registry_pid" ] || wait "$registry_pid" 2>/dev/null || true
+  stop_registry
   rm -rf "$work"
 }
 trap cleanup EXIT
-variant="$work/relu/build/kget1-cpu-x86_64-linux"
-mkdir -p "$variant"
-cp "$root/build/tests/librelu.so" "$variant/librelu.so"
-python3 - "$variant" <<'PY'
-import base64, hashlib, json, sys
-from pathlib import Path
-variant = Path(sys.argv[1])
-digest = base64.b64encode(hashlib.sha256((variant / "librelu.so").read_bytes()).digest()).decode()
-(variant / "metadata.json").write_text(json.dumps({
-    "name": "relu", "id": "_relu_example", "version": 1, "license": "Apache-2.0",
-    "backend": {"type": "cpu"},
-    "digest": {"algorithm": "sha256", "files": {"librelu.so": digest}},
-    "kget": {"abi": {"major": 1, "minor": 0}, "library": "librelu.so",
-             "ops": [{"name": "relu", "schema": "relu(Tensor! out, Tensor input) -> ()"}],
-             "requires": {"symbol_versions": ["GLIBC_2.2.5"], "cpu_features": []}}}, indent=2))
-PY
+write_variant "$work/relu" "$root/build/tests/librelu.so" relu "relu(Tensor! out, Tensor input) -> ()"
 echo "main-job-token" >"$work/tokens"
-"$root/build/server/kget-registry" --root "$work/store" --listen 127.0.0.1:0 \
-  --token-file "$work/tokens" --access-log "$work/access.log" >"$work/registry.out" &
-registry_pid=$!
-for _ in $(seq 50); do grep -q "listening on" "$work/registry.out" && break; sleep 0.1; done
-endpoint=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$work/registry.out")
+start_registry "$root/build/server/kget-registry" "$work" --token-file "$work/tokens" \
+  --access-log "$work/access.log"
+endpoint="$registry_url"
 KGET_TOKEN=main-job-token "$kget" push "$work/relu" --repo kernels-community/relu --version 1.0.0 \
   --to "$endpoint"
 echo "refs served by kget-registry:"

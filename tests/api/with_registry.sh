@@ -19,21 +19,15 @@ if [ $# -eq 0 ]; then
   exit 2
 fi
 
-for name in $(env | sed -n 's/^\(\(KGET\|HF\)_[A-Z0-9_]*\)=.*/\1/p'); do
-  case "$name" in
-  KGET_REGISTRY | KGET_*_LIBRARY | KGET_KERNELS_SOURCE_DIR) ;; # this script's inputs
-  *) unset "$name" ;;
-  esac
-done
-unset KERNELS_CACHE LOCAL_KERNELS XDG_CACHE_HOME
+root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=scripts/lib/session.sh
+. "$root/scripts/lib/session.sh"
+clear_kget_settings KGET_REGISTRY "KGET_*_LIBRARY" KGET_KERNELS_SOURCE_DIR # this script's inputs
+unset XDG_CACHE_HOME
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/kget-api-test-XXXXXX")
-registry_pid=""
 cleanup() {
-  if [ -n "$registry_pid" ]; then
-    kill -TERM "$registry_pid" 2>/dev/null || true
-    wait "$registry_pid" 2>/dev/null || true
-  fi
+  stop_registry
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -42,43 +36,14 @@ export HF_HOME="$work/hf-home" # a default cache that is ours, should anything f
 # The example kernel as `kget build` would lay it out: build/<variant>/ with the library and a
 # metadata.json listing its sha256.
 variant="kget1-cpu-$(uname -m)-linux"
-variant_dir="$work/relu/build/$variant"
-mkdir -p "$variant_dir"
-cp "$KGET_RELU_LIBRARY" "$variant_dir/librelu.so"
-digest=$(openssl dgst -sha256 -binary "$variant_dir/librelu.so" | base64)
-cat >"$variant_dir/metadata.json" <<EOF
-{
-  "name": "relu",
-  "id": "_relu_example",
-  "version": 1,
-  "license": "Apache-2.0",
-  "backend": {"type": "cpu"},
-  "digest": {"algorithm": "sha256", "files": {"librelu.so": "$digest"}},
-  "kget": {
-    "abi": {"major": 1, "minor": 0},
-    "library": "librelu.so",
-    "ops": [{"name": "relu", "schema": "relu(Tensor! out, Tensor input) -> ()"}]
-  }
-}
-EOF
+write_variant "$work/relu" "$KGET_RELU_LIBRARY" relu "relu(Tensor! out, Tensor input) -> ()"
 
 "$KGET" push "$work/relu" --repo kernels-community/relu --version 1.0.0 \
   --to "file://$work/file-store" >"$work/push-file.out"
 
 echo "api-test-token" >"$work/tokens"
-"$KGET_REGISTRY" --root "$work/registry-store" --listen 127.0.0.1:0 --token-file "$work/tokens" \
-  >"$work/registry.out" 2>"$work/registry.err" &
-registry_pid=$!
-for _ in $(seq 100); do
-  grep -q "listening on" "$work/registry.out" && break
-  sleep 0.1
-done
-endpoint=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$work/registry.out")
-if [ -z "$endpoint" ]; then
-  echo "kget-registry did not start:" >&2
-  cat "$work/registry.out" "$work/registry.err" >&2
-  exit 1
-fi
+start_registry "$KGET_REGISTRY" "$work" --token-file "$work/tokens"
+endpoint="$registry_url"
 KGET_TOKEN=api-test-token "$KGET" push "$work/relu" --repo kernels-community/relu --version 1.0.0 \
   --to "$endpoint" >"$work/push-http.out"
 
