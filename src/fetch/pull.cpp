@@ -11,6 +11,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <unistd.h>
 
 namespace kget::fetch {
 
@@ -434,6 +435,70 @@ Failure offline_failure(const Failure& failure) {
                                           "only the cache was consulted: pull it once online"};
 }
 
+// Remotes kept between pulls, so that a warm get_kernel reuses its connection rather than opening
+// one per call (the connection is half of a warm online get_kernel). A pull takes a remote out of
+// the pool for as long as it uses it. The pool is never destroyed: libcurl may be cleaned up
+// before static destructors run. After a fork the child must not share the parent's
+// connections, so a pool that finds another pid forgets its remotes without closing them.
+class RemotePool {
+public:
+  static RemotePool& instance() {
+    static auto* pool = new RemotePool;
+    return *pool;
+  }
+
+  Result<std::unique_ptr<remote::Remote>> take(const std::string& endpoint,
+                                               const std::string& token) {
+    {
+      std::lock_guard lock(m_mutex);
+      forget_after_fork();
+      auto& idle = m_idle[key(endpoint, token)];
+      if (!idle.empty()) {
+        auto remote = std::move(idle.back());
+        idle.pop_back();
+        return remote;
+      }
+    }
+    remote::EndpointOptions options;
+    options.token = token;
+    return remote::open(endpoint, options);
+  }
+
+  void give_back(const std::string& endpoint, const std::string& token,
+                 std::unique_ptr<remote::Remote> remote) {
+    std::lock_guard lock(m_mutex);
+    forget_after_fork();
+    auto& idle = m_idle[key(endpoint, token)];
+    if (idle.size() < max_idle_per_endpoint) {
+      idle.push_back(std::move(remote));
+    }
+  }
+
+private:
+  static constexpr size_t max_idle_per_endpoint = 4;
+
+  static std::string key(const std::string& endpoint, const std::string& token) {
+    return endpoint + '\n' + token;
+  }
+
+  void forget_after_fork() {
+    if (m_pid == ::getpid()) {
+      return;
+    }
+    for (auto& [key, idle] : m_idle) {
+      for (auto& remote : idle) {
+        (void)remote.release(); // the parent's connections: neither used nor closed here
+      }
+    }
+    m_idle.clear();
+    m_pid = ::getpid();
+  }
+
+  std::mutex m_mutex;
+  std::map<std::string, std::vector<std::unique_ptr<remote::Remote>>> m_idle;
+  pid_t m_pid = ::getpid();
+};
+
 // `attempt` against the cache alone when offline, else against each endpoint in order until one
 // answers or fails in a way another endpoint would not fix. With `cache_fallback`, registries that
 // could not be reached at all leave the cache to answer. Endpoints that failed before the answer
@@ -445,12 +510,14 @@ Result<T> first_answer(const Config& config, bool cache_fallback, EndpointFailur
     auto answer = attempt(offline_source(config));
     return answer ? std::move(answer) : std::unexpected(offline_failure(answer.error()));
   }
+  auto& pool = RemotePool::instance();
   for (const auto& endpoint : config.endpoints) {
-    remote::EndpointOptions options;
-    options.token = config.token;
-    auto opened = remote::open(endpoint, options);
+    auto opened = pool.take(endpoint, config.token);
     auto answer = opened ? attempt({endpoint, opened->get()})
                          : Result<T>(std::unexpected(opened.error()));
+    if (opened) {
+      pool.give_back(endpoint, config.token, std::move(*opened));
+    }
     if (answer || !worth_another_endpoint(answer.error().kind)) {
       return answer;
     }
