@@ -32,8 +32,12 @@ Result<std::chrono::seconds> parse_age(std::string_view text) {
   }
   char unit = text.back();
   auto number = util::parse_uint(text.substr(0, text.size() - 1));
-  long factor = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400
-              : unit == 'w' ? 604800 : 0;
+  long factor = unit == 's'   ? 1
+                : unit == 'm' ? 60
+                : unit == 'h' ? 3600
+                : unit == 'd' ? 86400
+                : unit == 'w' ? 604800
+                              : 0;
   if (!number || factor == 0) {
     return fail(ErrorKind::usage,
                 "--older-than \"{}\": expected a number and a unit, e.g. 30m, 12h, 7d or 2w", text);
@@ -87,9 +91,12 @@ Result<int> run_verify(const CacheOptions& options) {
       }
       return items;
     };
-    nlohmann::json document = {{"ok", report.ok()},          {"repos", report.repos},
-                               {"blobs", report.blobs},      {"files", report.snapshots_files},
-                               {"errors", issues(report.errors)}, {"notes", issues(report.notes)}};
+    nlohmann::json document = {{"ok", report.ok()},
+                               {"repos", report.repos},
+                               {"blobs", report.blobs},
+                               {"files", report.snapshots_files},
+                               {"errors", issues(report.errors)},
+                               {"notes", issues(report.notes)}};
     fmt::print("{}\n", document.dump(2));
   } else {
     for (const auto& issue : report.errors) {

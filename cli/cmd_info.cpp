@@ -47,7 +47,8 @@ nlohmann::json variant_json(const resolve::Candidate& candidate, const resolve::
   return item;
 }
 
-const resolve::Verdict* verdict_for(const resolve::Resolution& resolution, const std::string& name) {
+const resolve::Verdict* verdict_for(const resolve::Resolution& resolution,
+                                    const std::string& name) {
   for (const auto& verdict : resolution.verdicts) {
     if (verdict.variant == name) {
       return &verdict;
@@ -81,8 +82,8 @@ Result<int> run_info(const InfoOptions& options) {
   for (const auto& candidate : info.variants) {
     const auto* verdict = verdict_for(info.resolution, candidate.name);
     std::string mark = chosen && chosen->variant == candidate.name ? "chosen"
-                       : verdict && verdict->compatible()           ? "fits"
-                                                                    : "no";
+                       : verdict && verdict->compatible()          ? "fits"
+                                                                   : "no";
     fmt::print("\n{} [{}]{}\n", candidate.name, mark,
                verdict ? fmt::format(" {}", verdict->reason) : "");
     if (!candidate.metadata) {
@@ -107,8 +108,7 @@ Result<int> run_info(const InfoOptions& options) {
 } // namespace
 
 Command add_info_command(CLI::App& app) {
-  auto* subcommand =
-      app.add_subcommand("info", "Show every variant of a kernel with its metadata");
+  auto* subcommand = app.add_subcommand("info", "Show every variant of a kernel with its metadata");
   auto options = std::make_shared<InfoOptions>();
   subcommand->add_option("reference", options->reference, "org/name[@spec]")->required();
   add_client_flags(*subcommand, options->client, /*with_device=*/true);

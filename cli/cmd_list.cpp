@@ -65,7 +65,8 @@ Result<int> run_list(const ListOptions& options) {
 } // namespace
 
 Command add_list_command(CLI::App& app) {
-  auto* subcommand = app.add_subcommand("list", "List the versions (branches and tags) of a kernel");
+  auto* subcommand =
+      app.add_subcommand("list", "List the versions (branches and tags) of a kernel");
   auto options = std::make_shared<ListOptions>();
   subcommand->add_option("repo", options->repo, "org/name")->required();
   add_client_flags(*subcommand, options->client, /*with_device=*/false);

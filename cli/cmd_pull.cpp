@@ -79,7 +79,8 @@ Result<int> run_pull(const PullOptions& options) {
   for (const auto& text : references) {
     auto started = std::chrono::steady_clock::now();
     auto parsed = ref::parse_kernel_ref(text);
-    Result<fetch::Pulled> pulled = parsed ? Result<fetch::Pulled>() : std::unexpected(parsed.error());
+    Result<fetch::Pulled> pulled =
+        parsed ? Result<fetch::Pulled>() : std::unexpected(parsed.error());
     if (parsed) {
       if (std::holds_alternative<ref::DefaultSpec>(parsed->spec) && !options.json &&
           !options.quiet) {
@@ -87,8 +88,7 @@ Result<int> run_pull(const PullOptions& options) {
       }
       ProgressDisplay display(options.json ? ProgressDisplay::Style::quiet
                                            : ProgressDisplay::style_for(options.quiet));
-      fetch::PullRequest request{*parsed, &client.host, client.device, display.callback(),
-                                 nullptr};
+      fetch::PullRequest request{*parsed, &client.host, client.device, display.callback(), nullptr};
       if (options.locked) {
         auto locked = lock::find(lock, options.lock_file, ref::repo_id(*parsed),
                                  ref::to_string(parsed->spec));

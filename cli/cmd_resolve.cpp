@@ -1,9 +1,9 @@
 // kget resolve: which variant of a kernel this host would load, and why.
 #include "client.hpp"
 #include "commands.hpp"
-#include "ref/kernel_ref.hpp"
 #include "host/host.hpp"
 #include "metadata/local_tree.hpp"
+#include "ref/kernel_ref.hpp"
 #include "resolve/resolver.hpp"
 #include "settings/settings.hpp"
 
@@ -56,17 +56,16 @@ Result<resolve::Resolution> resolution_for(const ResolveOptions& options) {
   }
   auto kernel_ref = ref::parse_kernel_ref(options.target);
   if (!kernel_ref) {
-    return fail(kernel_ref.error().kind,
-                "\"{}\" is neither a directory nor a kernel reference: {}", options.target,
-                kernel_ref.error().message);
+    return fail(kernel_ref.error().kind, "\"{}\" is neither a directory nor a kernel reference: {}",
+                options.target, kernel_ref.error().message);
   }
   ClientFlags flags = options.client;
   flags.device = options.device;
   KGET_TRY_ASSIGN(auto client, make_client(flags));
   fetch::PullRequest request{*kernel_ref, &client.host, client.device, {}};
   KGET_TRY_ASSIGN(auto info, fetch::info(request, client.config));
-  info.resolution.subject = fmt::format("{} ({}, commit {})", options.target, info.revision.how,
-                                        info.revision.commit);
+  info.resolution.subject =
+      fmt::format("{} ({}, commit {})", options.target, info.revision.how, info.revision.commit);
   return info.resolution;
 }
 
@@ -97,8 +96,9 @@ Command add_resolve_command(CLI::App& app) {
   auto* subcommand =
       app.add_subcommand("resolve", "Choose the variant of a kernel that fits this host");
   auto options = std::make_shared<ResolveOptions>();
-  subcommand->add_option("target", options->target,
-                         "org/name[@spec], or a kernel directory holding build/<variant>/")
+  subcommand
+      ->add_option("target", options->target,
+                   "org/name[@spec], or a kernel directory holding build/<variant>/")
       ->required();
   subcommand->add_flag("--explain", options->explain,
                        "List every variant with why it was chosen, accepted or rejected");

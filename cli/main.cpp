@@ -12,16 +12,11 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("kget ") + kget::version());
   app.require_subcommand(1);
   std::vector<kget::cli::Command> commands = {
-      kget::cli::add_env_command(app),
-      kget::cli::add_resolve_command(app),
-      kget::cli::add_push_command(app),
-      kget::cli::add_pull_command(app),
-      kget::cli::add_lock_command(app),
-      kget::cli::add_list_command(app),
-      kget::cli::add_info_command(app),
-      kget::cli::add_cache_command(app),
-      kget::cli::add_build_command(app),
-      kget::cli::add_check_command(app),
+      kget::cli::add_env_command(app),   kget::cli::add_resolve_command(app),
+      kget::cli::add_push_command(app),  kget::cli::add_pull_command(app),
+      kget::cli::add_lock_command(app),  kget::cli::add_list_command(app),
+      kget::cli::add_info_command(app),  kget::cli::add_cache_command(app),
+      kget::cli::add_build_command(app), kget::cli::add_check_command(app),
   };
   try {
     app.parse(argc, argv);

@@ -100,7 +100,8 @@ void ProgressDisplay::clear_bars() {
 void ProgressDisplay::redraw(std::chrono::steady_clock::time_point now) {
   clear_bars();
   for (const auto& [path, file] : m_active) {
-    double fraction = file.total ? static_cast<double>(file.received) / static_cast<double>(file.total) : 0.0;
+    double fraction =
+        file.total ? static_cast<double>(file.received) / static_cast<double>(file.total) : 0.0;
     size_t filled = static_cast<size_t>(fraction * bar_width);
     auto elapsed = now - file.started;
     double seconds = std::chrono::duration<double>(elapsed).count();

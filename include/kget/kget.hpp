@@ -5,11 +5,10 @@
 #ifndef KGET_KGET_HPP
 #define KGET_KGET_HPP
 
-#include <kget/kernel_abi.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <kget/kernel_abi.h>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -73,8 +72,12 @@ struct Stream {
 /// they must outlive the call.
 class Arg {
 public:
-  Arg(const DLTensor& tensor) noexcept : m_arg(make(KGET_ARG_TENSOR)) { m_arg.value.tensor = &tensor; }
-  Arg(const DLTensor* tensor) noexcept : m_arg(make(KGET_ARG_TENSOR)) { m_arg.value.tensor = tensor; }
+  Arg(const DLTensor& tensor) noexcept : m_arg(make(KGET_ARG_TENSOR)) {
+    m_arg.value.tensor = &tensor;
+  }
+  Arg(const DLTensor* tensor) noexcept : m_arg(make(KGET_ARG_TENSOR)) {
+    m_arg.value.tensor = tensor;
+  }
   template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>, int> = 0>
   Arg(T value) noexcept : m_arg(make(KGET_ARG_INT)) {
     m_arg.value.i = static_cast<int64_t>(value);
@@ -141,7 +144,7 @@ public:
   const std::string& source() const;   ///< the endpoint, the cache, or the local directory
   const std::string& path() const;     ///< the variant directory
   const std::string& library_path() const;
-  const std::string& metadata_json() const; ///< the variant's metadata.json, verbatim
+  const std::string& metadata_json() const;         ///< the variant's metadata.json, verbatim
   const std::vector<std::string>& warnings() const; ///< e.g. an endpoint that failed
   std::vector<Op> ops() const;
   bool has_op(const std::string& name) const;
@@ -166,14 +169,14 @@ struct Progress {
 /// How get_kernel fetches and loads. Every empty field falls back to its environment variable
 /// (see `kget env`), then to the default.
 struct Options {
-  std::string endpoint;              ///< KGET_ENDPOINT / HF_ENDPOINT / https://huggingface.co
-  std::vector<std::string> mirrors;  ///< KGET_MIRRORS
-  std::string cache_dir;             ///< KGET_CACHE / KERNELS_CACHE / HF_HUB_CACHE / HF_HOME/hub
-  std::string token;                 ///< KGET_TOKEN / HF_TOKEN / the HF token file
-  std::optional<bool> offline;       ///< KGET_OFFLINE / HF_HUB_OFFLINE
-  std::string device;                ///< KGET_DEVICE: "cpu", "cuda", "cuda:N"; "" = automatic
-  std::string lock_file;             ///< KGET_LOCK_FILE: a kget.lock to honour (docs/lock.md)
-  bool verify_full = false;          ///< re-hash every file before loading, not only stat it
+  std::string endpoint;             ///< KGET_ENDPOINT / HF_ENDPOINT / https://huggingface.co
+  std::vector<std::string> mirrors; ///< KGET_MIRRORS
+  std::string cache_dir;            ///< KGET_CACHE / KERNELS_CACHE / HF_HUB_CACHE / HF_HOME/hub
+  std::string token;                ///< KGET_TOKEN / HF_TOKEN / the HF token file
+  std::optional<bool> offline;      ///< KGET_OFFLINE / HF_HUB_OFFLINE
+  std::string device;               ///< KGET_DEVICE: "cpu", "cuda", "cuda:N"; "" = automatic
+  std::string lock_file;            ///< KGET_LOCK_FILE: a kget.lock to honour (docs/lock.md)
+  bool verify_full = false;         ///< re-hash every file before loading, not only stat it
   /// Called from download threads, possibly at once.
   std::function<void(const Progress&)> progress;
 };

@@ -1,6 +1,5 @@
 // get_kernel: settings and options -> fetch::pull -> loader::load -> a Kernel with its ops.
 #include "api/kernel_state.hpp"
-
 #include "fetch/fetch.hpp"
 #include "host/host.hpp"
 #include "ref/kernel_ref.hpp"
@@ -19,7 +18,8 @@ namespace {
 const host::HostInfo& detected_host() {
   static std::once_flag once;
   static host::HostInfo host;
-  std::call_once(once, [] { host = host::detect_without_overrides(settings::Environment::process()); });
+  std::call_once(once,
+                 [] { host = host::detect_without_overrides(settings::Environment::process()); });
   return host;
 }
 

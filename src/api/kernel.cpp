@@ -1,6 +1,5 @@
 // kget::Kernel and kget::Op over the loader's LoadedKernel.
 #include "api/kernel_state.hpp"
-
 #include "util/strings.hpp"
 
 #include <array>
@@ -99,9 +98,9 @@ Op Kernel::op(const std::string& name) const {
     }
     names.push_back(m_state->loaded->ops[i].name);
   }
-  throw Error(ErrorKind::not_found, fmt::format("{} ({}) has no op \"{}\"; its ops are: {}",
-                                                m_state->repo_id, m_state->variant, name,
-                                                util::join(names, ", ")));
+  throw Error(ErrorKind::not_found,
+              fmt::format("{} ({}) has no op \"{}\"; its ops are: {}", m_state->repo_id,
+                          m_state->variant, name, util::join(names, ", ")));
 }
 
 } // namespace kget

@@ -68,15 +68,16 @@ struct VerifyReport {
   size_t repos = 0;
   size_t snapshots_files = 0;
   size_t blobs = 0;
-  std::vector<VerifyIssue> errors; // corruption: a blob that does not match its name, a dangling link
-  std::vector<VerifyIssue> notes;  // leftovers: incomplete or temporary files
+  std::vector<VerifyIssue>
+      errors; // corruption: a blob that does not match its name, a dangling link
+  std::vector<VerifyIssue> notes; // leftovers: incomplete or temporary files
   bool ok() const { return errors.empty(); }
 };
 
 struct RepoSummary {
-  std::string repo_id;                                    // "org/name"
-  std::vector<std::pair<std::string, std::string>> refs;  // revision -> commit, sorted
-  std::vector<std::string> snapshots;                     // commits, sorted
+  std::string repo_id;                                   // "org/name"
+  std::vector<std::pair<std::string, std::string>> refs; // revision -> commit, sorted
+  std::vector<std::string> snapshots;                    // commits, sorted
   uint64_t blob_bytes = 0;
   size_t blobs = 0;
   std::string repo_type = "kernel"; // "kernel" (kernels--org--name) or "model" (models--...)

@@ -63,7 +63,7 @@ public:
     constexpr uint64_t step = 8u << 20;
     if (m_size - m_written_back >= step) {
       (void)::sync_file_range(m_file.fd(), static_cast<off_t>(m_written_back),
-                        static_cast<off_t>(m_size - m_written_back), SYNC_FILE_RANGE_WRITE);
+                              static_cast<off_t>(m_size - m_written_back), SYNC_FILE_RANGE_WRITE);
       m_written_back = m_size;
     }
   }

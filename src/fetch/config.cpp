@@ -1,6 +1,5 @@
 // The settings a pull reads, with the Hugging Face fallbacks of DESIGN.md.
 #include "fetch/fetch.hpp"
-
 #include "settings/settings.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"

@@ -68,7 +68,7 @@ struct Pulled {
   std::filesystem::path variant_dir; // snapshots/<commit>/build/<variant>, or the local build
   metadata::VariantMetadata metadata;
   std::vector<cache::FileSpec> files; // metadata.json and every file its digest lists
-  size_t files_downloaded = 0; // metadata of candidates included
+  size_t files_downloaded = 0;        // metadata of candidates included
   uint64_t bytes_downloaded = 0;
   bool local = false; // from KGET_LOCAL_KERNELS
 };

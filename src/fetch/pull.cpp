@@ -1,8 +1,7 @@
 // The pull itself: one source at a time (an endpoint, or the cache alone), then the order in
 // which sources are tried.
-#include "fetch/fetch.hpp"
-
 #include "digest/digest.hpp"
+#include "fetch/fetch.hpp"
 #include "fetch/revision.hpp"
 #include "metadata/local_tree.hpp"
 #include "util/fs.hpp"
@@ -67,9 +66,8 @@ std::optional<std::vector<remote::TreeFile>> listing_from_json(const std::string
 
 // What huggingface_hub left in snapshots/<commit>/build/, for an offline pull of a kernel kget
 // never listed: each file's blob name (its etag) and size, from the link and the blob.
-std::vector<remote::TreeFile> listing_from_snapshot(const cache::Cache& cache,
-                                                    std::string_view repo,
-                                                    std::string_view commit) {
+std::vector<remote::TreeFile>
+listing_from_snapshot(const cache::Cache& cache, std::string_view repo, std::string_view commit) {
   std::vector<remote::TreeFile> files;
   fs::path snapshot = cache.snapshot_dir(repo, commit);
   std::error_code error;
@@ -308,10 +306,10 @@ Result<void> check_locked(const lock::LockedKernel& locked, const Pulled& pulled
       if (!path) {
         return fail(ErrorKind::io, "{} vanished from the cache", spec.path);
       }
-      KGET_TRY_ASSIGN(actual, digest::hash_file_hex(*path, variant->second.digest_algorithm ==
-                                                                   "sha512"
-                                                               ? digest::Algorithm::sha512
-                                                               : digest::Algorithm::sha256));
+      KGET_TRY_ASSIGN(actual,
+                      digest::hash_file_hex(*path, variant->second.digest_algorithm == "sha512"
+                                                       ? digest::Algorithm::sha512
+                                                       : digest::Algorithm::sha256));
     }
     auto expected = files.find(relative);
     if (expected == files.end() || expected->second != actual) {
@@ -348,9 +346,9 @@ Result<Pulled> pull_from(const PullRequest& request, const Config& config,
     return fail(ErrorKind::not_found, "{} has no build/<variant>/ at commit {} ({})", repo, commit,
                 source.name);
   }
-  KGET_TRY_ASSIGN(auto candidates, read_candidates(cache, source, repo, commit, variants,
-                                                   *request.host, request.device, Mode::pull,
-                                                   config.parallel_downloads, &pulled));
+  KGET_TRY_ASSIGN(auto candidates,
+                  read_candidates(cache, source, repo, commit, variants, *request.host,
+                                  request.device, Mode::pull, config.parallel_downloads, &pulled));
   pulled.resolution = resolve::resolve(ref::to_string(request.ref) + " (commit " + commit + ")",
                                        candidates, *request.host, request.device);
   KGET_TRY_ASSIGN(auto chosen, resolve::choose(pulled.resolution));
@@ -360,8 +358,8 @@ Result<Pulled> pull_from(const PullRequest& request, const Config& config,
       pulled.metadata = std::move(*candidate.metadata);
     }
   }
-  KGET_TRY_ASSIGN(pulled.files, variant_files(pulled.variant, variants.at(pulled.variant),
-                                              pulled.metadata));
+  KGET_TRY_ASSIGN(pulled.files,
+                  variant_files(pulled.variant, variants.at(pulled.variant), pulled.metadata));
   KGET_TRY_ASSIGN(auto ensured, ensure_all(cache, source, repo, commit, pulled.files,
                                            config.parallel_downloads, request.progress));
   for (const auto& result : ensured) {
@@ -388,8 +386,8 @@ Result<Pulled> pull_local(const PullRequest& request, const fs::path& directory)
     directories.emplace(variant.name, variant.directory);
   }
   auto candidates = resolve::candidates_from(std::move(variants));
-  pulled.resolution = resolve::resolve(directory.string(), candidates, *request.host,
-                                       request.device);
+  pulled.resolution =
+      resolve::resolve(directory.string(), candidates, *request.host, request.device);
   KGET_TRY_ASSIGN(auto chosen, resolve::choose(pulled.resolution));
   pulled.variant = chosen.variant;
   pulled.variant_dir = directories.at(chosen.variant);
@@ -513,8 +511,8 @@ Result<T> first_answer(const Config& config, bool cache_fallback, EndpointFailur
   auto& pool = RemotePool::instance();
   for (const auto& endpoint : config.endpoints) {
     auto opened = pool.take(endpoint, config.token);
-    auto answer = opened ? attempt({endpoint, opened->get()})
-                         : Result<T>(std::unexpected(opened.error()));
+    auto answer =
+        opened ? attempt({endpoint, opened->get()}) : Result<T>(std::unexpected(opened.error()));
     if (opened) {
       pool.give_back(endpoint, config.token, std::move(*opened));
     }
@@ -549,10 +547,9 @@ Result<Pulled> pull(const PullRequest& request, const Config& config) {
   auto cache = cache::Cache::at(config.cache_root);
   EndpointFailures failed;
   bool used_cache = false;
-  auto pulled = first_answer<Pulled>(config, /*cache_fallback=*/true, failed, used_cache,
-                                     [&](const Source& source) {
-                                       return pull_from(request, config, cache, source);
-                                     });
+  auto pulled = first_answer<Pulled>(
+      config, /*cache_fallback=*/true, failed, used_cache,
+      [&](const Source& source) { return pull_from(request, config, cache, source); });
   if (pulled) {
     for (const auto& [endpoint, failure] : failed) {
       pulled->warnings.push_back(fmt::format("{} failed: {}{}", endpoint, failure.message,
@@ -567,7 +564,8 @@ Result<VersionList> list_versions(std::string_view repo_id, const Config& config
   EndpointFailures failed;
   bool used_cache = false;
   return first_answer<VersionList>(
-      config, /*cache_fallback=*/false, failed, used_cache, [&](const Source& source) -> Result<VersionList> {
+      config, /*cache_fallback=*/false, failed, used_cache,
+      [&](const Source& source) -> Result<VersionList> {
         if (!source.offline()) {
           KGET_TRY_ASSIGN(auto refs, source.remote->list_refs(repo_id));
           return VersionList{source.name, std::move(refs)};
@@ -592,7 +590,8 @@ Result<KernelInfo> info(const PullRequest& request, const Config& config) {
   EndpointFailures failed;
   bool used_cache = false;
   return first_answer<KernelInfo>(
-      config, /*cache_fallback=*/true, failed, used_cache, [&](const Source& source) -> Result<KernelInfo> {
+      config, /*cache_fallback=*/true, failed, used_cache,
+      [&](const Source& source) -> Result<KernelInfo> {
         KernelInfo result;
         result.repo_id = ref::repo_id(request.ref);
         result.source = source.name;
@@ -607,9 +606,8 @@ Result<KernelInfo> info(const PullRequest& request, const Config& config) {
                         read_listing(cache, source, result.repo_id, result.revision.commit));
         KGET_TRY_ASSIGN(result.variants,
                         read_candidates(cache, source, result.repo_id, result.revision.commit,
-                                        group_by_variant(listing), *request.host,
-                                        request.device, Mode::info,
-                                        config.parallel_downloads));
+                                        group_by_variant(listing), *request.host, request.device,
+                                        Mode::info, config.parallel_downloads));
         result.resolution = resolve::resolve(ref::to_string(request.ref), result.variants,
                                              *request.host, request.device);
         return result;

@@ -12,8 +12,7 @@ namespace {
 constexpr int format_version = 1;
 
 bool is_commit(std::string_view text) {
-  return text.size() == 40 &&
-         text.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+  return text.size() == 40 && text.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
 
 std::string where(const std::filesystem::path& path, const toml::node& node) {
@@ -47,8 +46,9 @@ Result<LockedVariant> read_variant(const std::filesystem::path& path, const toml
     const auto* digest = node.as_string();
     std::string text = digest ? std::string(**digest) : "";
     if (text.size() != length || text.find_first_not_of("0123456789abcdef") != std::string::npos) {
-      return fail(ErrorKind::invalid_metadata, "{}: {} file \"{}\": expected {} lower-case hex digits",
-                  where(path, node), context, std::string(name.str()), length);
+      return fail(ErrorKind::invalid_metadata,
+                  "{}: {} file \"{}\": expected {} lower-case hex digits", where(path, node),
+                  context, std::string(name.str()), length);
     }
     variant.files.emplace(std::string(name.str()), std::move(text));
   }
@@ -63,16 +63,19 @@ Result<LockedKernel> read_kernel(const std::filesystem::path& path, const std::s
   KGET_TRY_ASSIGN(kernel.spec, string_at(path, table, "spec", context));
   KGET_TRY_ASSIGN(kernel.commit, string_at(path, table, "commit", context));
   if (!is_commit(kernel.commit)) {
-    return fail(ErrorKind::invalid_metadata, "{}: {}: commit \"{}\" is not 40 lower-case hex digits",
-                path.string(), context, kernel.commit);
+    return fail(ErrorKind::invalid_metadata,
+                "{}: {}: commit \"{}\" is not 40 lower-case hex digits", path.string(), context,
+                kernel.commit);
   }
   const toml::table* variants = table["variants"].as_table();
   if (variants == nullptr) {
-    return fail(ErrorKind::invalid_metadata, "{}: {} has no variants table", path.string(), context);
+    return fail(ErrorKind::invalid_metadata, "{}: {} has no variants table", path.string(),
+                context);
   }
   for (const auto& [name, node] : *variants) {
     const toml::table* variant = node.as_table();
-    std::string variant_context = fmt::format("{} variant \"{}\"", context, std::string(name.str()));
+    std::string variant_context =
+        fmt::format("{} variant \"{}\"", context, std::string(name.str()));
     if (variant == nullptr) {
       return fail(ErrorKind::invalid_metadata, "{}: {} is not a table", where(path, node),
                   variant_context);
@@ -131,9 +134,9 @@ Result<void> write_lock_file(const std::filesystem::path& path, const LockFile& 
       }
       variants.insert(name, toml::table{{"digest", variant.digest_algorithm}, {"files", files}});
     }
-    kernels.insert(repo, toml::table{{"spec", kernel.spec},
-                                     {"commit", kernel.commit},
-                                     {"variants", variants}});
+    kernels.insert(
+        repo,
+        toml::table{{"spec", kernel.spec}, {"commit", kernel.commit}, {"variants", variants}});
   }
   toml::table root{{"version", format_version}, {"kernels", kernels}};
   std::ostringstream text;

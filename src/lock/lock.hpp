@@ -13,8 +13,8 @@
 namespace kget::lock {
 
 struct LockedVariant {
-  std::string digest_algorithm;               // "sha256" or "sha512", as metadata.json says
-  std::map<std::string, std::string> files;   // path in the variant -> lower-case hex digest
+  std::string digest_algorithm;             // "sha256" or "sha512", as metadata.json says
+  std::map<std::string, std::string> files; // path in the variant -> lower-case hex digest
 };
 
 struct LockedKernel {

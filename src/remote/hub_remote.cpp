@@ -1,8 +1,7 @@
 // A registry over the Hub HTTP API (kget-registry, huggingface.co, Artifactory/Nexus/Olah
 // mirrors): the `kernels` family of routes, as docs/pull.md lists them.
-#include "remote/remote_internal.hpp"
-
 #include "digest/digest.hpp"
+#include "remote/remote_internal.hpp"
 #include "util/strings.hpp"
 #include "util/url.hpp"
 
@@ -55,8 +54,8 @@ Result<json> parse_json(const http::Response& response, std::string_view what,
                         const std::string& url) {
   json document = json::parse(response.body, nullptr, false);
   if (document.is_discarded()) {
-    return fail(ErrorKind::network, "{}: the answer from {} is not JSON (is this a Hub API?)",
-                what, url);
+    return fail(ErrorKind::network, "{}: the answer from {} is not JSON (is this a Hub API?)", what,
+                url);
   }
   return document;
 }
@@ -137,7 +136,8 @@ Result<TreeFile> read_tree_file(const json& item, std::string_view what) {
 class HubRemote final : public Remote {
 public:
   HubRemote(std::string endpoint, EndpointOptions options, http::Client client)
-      : m_endpoint(std::move(endpoint)), m_options(std::move(options)), m_client(std::move(client)) {}
+      : m_endpoint(std::move(endpoint)), m_options(std::move(options)),
+        m_client(std::move(client)) {}
 
   const std::string& endpoint() const override { return m_endpoint; }
 
@@ -222,9 +222,7 @@ public:
     return {};
   }
 
-  Result<std::unique_ptr<Remote>> clone() const override {
-    return open_hub(m_endpoint, m_options);
-  }
+  Result<std::unique_ptr<Remote>> clone() const override { return open_hub(m_endpoint, m_options); }
 
 private:
   Result<http::Response> get(const std::string& url) {

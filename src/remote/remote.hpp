@@ -52,9 +52,8 @@ public:
   virtual Result<std::string> resolve_revision(std::string_view repo_id,
                                                std::string_view revision) = 0;
   // Every file under `directory` (recursively) at `commit`.
-  virtual Result<std::vector<TreeFile>> list_files(std::string_view repo_id,
-                                                   std::string_view commit,
-                                                   std::string_view directory) = 0;
+  virtual Result<std::vector<TreeFile>>
+  list_files(std::string_view repo_id, std::string_view commit, std::string_view directory) = 0;
   // The content of `path` at `commit`, streamed into `sink` (resumed or restarted as needed).
   virtual Result<void> download(std::string_view repo_id, std::string_view commit,
                                 std::string_view path, util::ByteSink& sink,

@@ -1,7 +1,6 @@
 // A registry's on-disk store read directly through a file:// endpoint: the same answers
 // kget-registry would give, without a process or a socket.
 #include "remote/remote_internal.hpp"
-
 #include "store/store.hpp"
 #include "util/fs.hpp"
 #include "util/url.hpp"
@@ -49,8 +48,8 @@ public:
     KGET_TRY_ASSIGN(auto found, m_store.read_commit(repo_id, commit));
     const store::FileEntry* entry = found.find(path);
     if (entry == nullptr) {
-      return fail(ErrorKind::not_found, "{} has no file \"{}\" at commit {} (in {})", repo_id,
-                  path, commit, m_endpoint);
+      return fail(ErrorKind::not_found, "{} has no file \"{}\" at commit {} (in {})", repo_id, path,
+                  commit, m_endpoint);
     }
     KGET_TRY(sink.restart());
     uint64_t received = 0;
@@ -62,7 +61,8 @@ public:
       }
       return {};
     };
-    KGET_TRY(util::read_chunks(m_store.blob_path(entry->sha256), [](uint64_t) {}, consume));
+    KGET_TRY(util::read_chunks(
+        m_store.blob_path(entry->sha256), [](uint64_t) {}, consume));
     return {};
   }
 

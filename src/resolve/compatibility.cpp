@@ -372,8 +372,7 @@ std::optional<Verdict> judge_by_name(const std::string& name, const host::HostIn
   return check_platform(name, std::get<metadata::KgetVariantName>(parsed_name), host);
 }
 
-std::optional<Verdict> judge_without_metadata(const std::string& name,
-                                              const host::HostInfo& host,
+std::optional<Verdict> judge_without_metadata(const std::string& name, const host::HostInfo& host,
                                               const DeviceChoice& device) {
   if (auto rejected = judge_by_name(name, host)) {
     return rejected;

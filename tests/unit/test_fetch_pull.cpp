@@ -39,10 +39,10 @@ protected:
     library_v11 = random_bytes(3u << 20, 2);
     publish("1.0.0", library_v1);
     publish("1.1.0", library_v11);
-    server = std::make_unique<ServerProcess>(
-        std::vector<std::string>{"--root", store.string(), "--listen", "127.0.0.1:0",
-                                 "--tree-page-size", "2"},
-        dir.path() / "registry.err");
+    server = std::make_unique<ServerProcess>(std::vector<std::string>{"--root", store.string(),
+                                                                      "--listen", "127.0.0.1:0",
+                                                                      "--tree-page-size", "2"},
+                                             dir.path() / "registry.err");
     ASSERT_TRUE(server->started());
     proxy.forward_to(server->port());
     config.endpoints = {proxy.base_url()};
