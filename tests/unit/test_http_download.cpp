@@ -2,6 +2,7 @@
 #include "http/http.hpp"
 #include "loopback_server.hpp"
 #include "support/fault_server.hpp"
+#include "support/memory_sink.hpp"
 
 #include <arpa/inet.h>
 #include <chrono>
@@ -21,32 +22,11 @@ using kget::testing::CannedResponse;
 using kget::testing::Fault;
 using kget::testing::FaultServer;
 using kget::testing::LoopbackServer;
+using kget::testing::MemorySink;
 using kget::testing::ReceivedRequest;
 using std::chrono::milliseconds;
 
 namespace {
-
-// Bytes in memory, with a write that can be made to fail like a full disk.
-class MemorySink : public kget::util::ByteSink {
-public:
-  uint64_t size() const override { return data.size(); }
-  Result<void> write(std::string_view bytes) override {
-    if (fail_beyond && data.size() + bytes.size() > *fail_beyond) {
-      return kget::fail(ErrorKind::io, "cannot write blob.part: No space left on device");
-    }
-    data.append(bytes);
-    return {};
-  }
-  Result<void> restart() override {
-    data.clear();
-    ++restarts;
-    return {};
-  }
-
-  std::string data;
-  int restarts = 0;
-  std::optional<uint64_t> fail_beyond;
-};
 
 // A client whose waits between attempts are recorded instead of slept.
 struct RecordingClient {

@@ -3,6 +3,7 @@
 #include "http/http.hpp"
 #include "loopback_server.hpp"
 #include "support/fault_server.hpp"
+#include "support/memory_sink.hpp"
 
 #include <gtest/gtest.h>
 
@@ -14,23 +15,10 @@ using kget::testing::CannedResponse;
 using kget::testing::Fault;
 using kget::testing::FaultServer;
 using kget::testing::LoopbackServer;
+using kget::testing::MemorySink;
 using kget::testing::ReceivedRequest;
 
 namespace {
-
-class StringSink : public kget::util::ByteSink {
-public:
-  uint64_t size() const override { return data.size(); }
-  Result<void> write(std::string_view bytes) override {
-    data.append(bytes);
-    return {};
-  }
-  Result<void> restart() override {
-    data.clear();
-    return {};
-  }
-  std::string data;
-};
 
 Client quiet_client() {
   ClientOptions options;
@@ -49,7 +37,7 @@ TEST(FaultServerProxy, ForwardsRangesAndAppliesFaults) {
   proxy.forward_to(upstream.port());
   proxy.add_fault(Fault::drop_after(1000).for_target("/blobs/"));
   Client client = quiet_client();
-  StringSink sink;
+  MemorySink sink;
   Request request;
   request.url = proxy.url("/blobs/b1");
   request.bearer_token = "t0k";

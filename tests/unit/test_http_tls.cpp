@@ -1,6 +1,7 @@
 // The certificate authorities of CURL_CA_BUNDLE, SSL_CERT_FILE and SSL_CERT_DIR, against a real TLS
 // server (`openssl s_server -WWW`) whose self-signed certificate nothing else trusts.
 #include "http/http.hpp"
+#include "support/memory_sink.hpp"
 #include "support/temp_dir.hpp"
 
 #include <arpa/inet.h>
@@ -21,23 +22,10 @@ using kget::ErrorKind;
 using kget::Result;
 using kget::http::Client;
 using kget::http::Request;
+using kget::testing::MemorySink;
 using kget::testing::TempDir;
 
 namespace {
-
-class StringSink : public kget::util::ByteSink {
-public:
-  uint64_t size() const override { return data.size(); }
-  Result<void> write(std::string_view bytes) override {
-    data.append(bytes);
-    return {};
-  }
-  Result<void> restart() override {
-    data.clear();
-    return {};
-  }
-  std::string data;
-};
 
 uint16_t free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -153,7 +141,7 @@ Result<std::string> fetch_with(const std::string& url) {
   if (!client) {
     return std::unexpected(client.error());
   }
-  StringSink sink;
+  MemorySink sink;
   Request request;
   request.url = url;
   auto result = client->download(request, sink);
