@@ -4,7 +4,6 @@
 #include "host/host.hpp"
 #include "ref/kernel_ref.hpp"
 #include "settings/settings.hpp"
-#include "util/fs.hpp"
 
 #include <mutex>
 
@@ -94,7 +93,7 @@ Result<std::shared_ptr<const detail::KernelState>> load_kernel(const std::string
   state->source = pulled.source;
   state->path = pulled.variant_dir.string();
   state->library_path = loaded->library_path.string();
-  KGET_TRY_ASSIGN(state->metadata_json, util::read_file(pulled.variant_dir / "metadata.json"));
+  state->metadata_json = std::move(pulled.metadata_json);
   state->warnings = std::move(pulled.warnings);
   state->loaded = std::move(loaded);
   return state;

@@ -67,6 +67,7 @@ struct Pulled {
   std::string variant;
   std::filesystem::path variant_dir; // snapshots/<commit>/build/<variant>, or the local build
   metadata::VariantMetadata metadata;
+  std::string metadata_json;          // the chosen variant's metadata.json, verbatim
   std::vector<cache::FileSpec> files; // metadata.json and every file its digest lists
   size_t files_downloaded = 0;        // metadata of candidates included
   uint64_t bytes_downloaded = 0;

@@ -224,7 +224,8 @@ read_candidates(const cache::Cache& cache, const Source& source, const std::stri
                 const std::string& commit,
                 const std::map<std::string, std::vector<const remote::TreeFile*>>& variants,
                 const host::HostInfo& host, const resolve::DeviceChoice& device, Mode mode,
-                int parallel, Pulled* counts = nullptr) {
+                int parallel, Pulled* counts = nullptr,
+                std::map<std::string, std::string>* texts = nullptr) {
   std::vector<resolve::Candidate> candidates;
   std::vector<cache::FileSpec> wanted;
   std::vector<size_t> wanted_candidate;
@@ -254,6 +255,9 @@ read_candidates(const cache::Cache& cache, const Source& source, const std::stri
     auto& candidate = candidates[wanted_candidate[i]];
     candidate.metadata = text ? metadata::parse_metadata(*text)
                               : Result<metadata::VariantMetadata>(std::unexpected(text.error()));
+    if (text && texts != nullptr) {
+      texts->emplace(candidate.name, std::move(*text));
+    }
   }
   return candidates;
 }
@@ -346,13 +350,16 @@ Result<Pulled> pull_from(const PullRequest& request, const Config& config,
     return fail(ErrorKind::not_found, "{} has no build/<variant>/ at commit {} ({})", repo, commit,
                 source.name);
   }
+  std::map<std::string, std::string> metadata_texts;
   KGET_TRY_ASSIGN(auto candidates,
                   read_candidates(cache, source, repo, commit, variants, *request.host,
-                                  request.device, Mode::pull, config.parallel_downloads, &pulled));
+                                  request.device, Mode::pull, config.parallel_downloads, &pulled,
+                                  &metadata_texts));
   pulled.resolution = resolve::resolve(ref::to_string(request.ref) + " (commit " + commit + ")",
                                        candidates, *request.host, request.device);
   KGET_TRY_ASSIGN(auto chosen, resolve::choose(pulled.resolution));
   pulled.variant = chosen.variant;
+  pulled.metadata_json = std::move(metadata_texts.at(chosen.variant));
   for (auto& candidate : candidates) {
     if (candidate.name == chosen.variant) {
       pulled.metadata = std::move(*candidate.metadata);
@@ -391,6 +398,7 @@ Result<Pulled> pull_local(const PullRequest& request, const fs::path& directory)
   KGET_TRY_ASSIGN(auto chosen, resolve::choose(pulled.resolution));
   pulled.variant = chosen.variant;
   pulled.variant_dir = directories.at(chosen.variant);
+  KGET_TRY_ASSIGN(pulled.metadata_json, util::read_file(pulled.variant_dir / "metadata.json"));
   for (auto& candidate : candidates) {
     if (candidate.name == chosen.variant) {
       pulled.metadata = std::move(*candidate.metadata);
