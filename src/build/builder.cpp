@@ -1,6 +1,7 @@
 #include "build/builder.hpp"
 
 #include "build/elf_inspect.hpp"
+#include "build/glibc_pins.hpp"
 #include "build/process.hpp"
 #include "digest/digest.hpp"
 #include "metadata/variant_name.hpp"
@@ -198,8 +199,14 @@ std::string reason_to_skip(const KernelSpec& kernel, const MatrixCell& cell) {
 }
 
 // The CMake project of one variant: one MODULE library, linked the manylinux way.
+// The stub libraries of glibc_pins.hpp to link against; none on the first link.
+struct PinnedLink {
+  std::vector<fs::path> stubs;
+};
+
 std::string generate_cmake(const KernelSpec& kernel, const MatrixCell& cell,
-                           const std::optional<CudaToolchain>& cuda, const fs::path& binary_dir) {
+                           const std::optional<CudaToolchain>& cuda, const fs::path& binary_dir,
+                           const PinnedLink& pins) {
   const BackendSources empty;
   const BackendSources& cpu = kernel.cpu ? *kernel.cpu : empty;
   std::vector<std::string> sources = path_strings(cpu.sources);
@@ -291,6 +298,15 @@ std::string generate_cmake(const KernelSpec& kernel, const MatrixCell& cell,
     out += fmt::format("target_link_libraries(kernel PRIVATE {} dl rt pthread)\n",
                        cmake_quote(cuda->cudart_static.string()));
   }
+  // Before libc (which the driver adds last), so that the pinned references bind to the stubs;
+  // not --as-needed, which would drop them here, before the objects that use them.
+  if (!pins.stubs.empty()) {
+    link_flags.push_back("-Wl,--push-state,--no-as-needed");
+    for (const auto& stub : pins.stubs) {
+      link_flags.push_back(stub.string());
+    }
+    link_flags.push_back("-Wl,--pop-state");
+  }
   out += fmt::format("target_link_options(kernel PRIVATE {})\n", cmake_list(link_flags));
   return out;
 }
@@ -324,24 +340,98 @@ std::string summary_of(const CheckReport& report) {
   return util::join(lines, "\n");
 }
 
+// The libc.so.6 that `cxx` links against: the one whose symbol versions the library records.
+Result<fs::path> linked_libc(const std::string& cxx) {
+  KGET_TRY_ASSIGN(auto output, capture_output({cxx, "-print-file-name=libc.so.6"}));
+  fs::path path = util::trim(output);
+  std::error_code error;
+  if (!path.is_absolute() || !fs::exists(path, error)) {
+    return fail(ErrorKind::not_found, "{} -print-file-name=libc.so.6 names no file (\"{}\")", cxx,
+                path.string());
+  }
+  fs::path canonical = fs::canonical(path, error);
+  if (error) {
+    return fail(ErrorKind::io, "{}: {}", path.string(), error.message());
+  }
+  return canonical;
+}
+
+// Builds the stub libraries of `pins` into `directory` (glibc_pins.hpp); returns their paths.
+Result<std::vector<fs::path>> build_stub_libraries(const std::vector<SymbolPin>& pins,
+                                                   const MatrixCell& cell,
+                                                   const fs::path& directory, const fs::path& log) {
+  KGET_TRY(util::create_directories(directory));
+  std::vector<fs::path> stubs;
+  for (const auto& [soname, stub] : stub_libraries(pins)) {
+    fs::path source = directory / (soname + ".cpp");
+    fs::path script = directory / (soname + ".map");
+    fs::path library = directory / soname;
+    KGET_TRY(util::write_file_atomic(source, stub.source));
+    KGET_TRY(util::write_file_atomic(script, stub.version_script));
+    KGET_TRY(run_step({cell.cxx, "-shared", "-fPIC", "-nostdlib", "-Wl,-soname," + soname,
+                       "-Wl,--version-script=" + script.string(), source.string(), "-o",
+                       library.string()},
+                      log, false, fmt::format("linking the stand-in {}", soname)));
+    stubs.push_back(library);
+  }
+  return stubs;
+}
+
+// Configures, builds and links the variant's CMake project in `work`, then links it once more
+// with symbol pins when the first link bound symbols beyond the policy that have older aliases.
+Result<void> build_library(const BuildRequest& request, const KernelSpec& kernel, const Plan& plan,
+                           const fs::path& work, const std::string& library, int jobs) {
+  const MatrixCell& cell = *plan.cell;
+  fs::path binary = work / "build";
+  fs::path log = work / "build.log";
+  PinnedLink pinned;
+  for (int link = 0; link < 2; ++link) {
+    KGET_TRY(util::write_file_atomic(work / "CMakeLists.txt",
+                                     generate_cmake(kernel, cell, plan.cuda, binary, pinned)));
+    if (link == 0) {
+      KGET_TRY(run_step({"cmake", "-S", work.string(), "-B", binary.string(), "-G", "Ninja",
+                         "-DCMAKE_BUILD_TYPE=Release", "-DCMAKE_CXX_COMPILER=" + cell.cxx},
+                        log, request.verbose, fmt::format("{}: cmake configure", plan.variant)));
+    }
+    KGET_TRY(run_step({"cmake", "--build", binary.string(), "--parallel", std::to_string(jobs)},
+                      log, request.verbose, fmt::format("{}: cmake build", plan.variant)));
+    if (link == 1) {
+      break;
+    }
+    KGET_TRY_ASSIGN(auto libc, linked_libc(cell.cxx));
+    KGET_TRY_ASSIGN(auto pins, find_glibc_pins(binary / library, libc));
+    if (pins.empty()) {
+      break;
+    }
+    KGET_TRY_ASSIGN(pinned.stubs, build_stub_libraries(pins, cell, work / "glibc-stubs", log));
+    if (request.note) {
+      constexpr size_t k_named = 6;
+      std::vector<std::string> names;
+      for (size_t i = 0; i < std::min(pins.size(), k_named); ++i) {
+        names.push_back(fmt::format("{}@{}", pins[i].symbol, pins[i].version));
+      }
+      if (pins.size() > k_named) {
+        names.push_back(fmt::format("and {} more", pins.size() - k_named));
+      }
+      request.note(fmt::format("{}: linking again with {} symbols pinned to versions within "
+                               "manylinux_2_28 (docs/build.md, \"CUDA cells and glibc\"): {}",
+                               plan.variant, pins.size(), util::join(names, ", ")));
+    }
+  }
+  return {};
+}
+
 Result<VariantOutcome> build_variant(const BuildRequest& request, const KernelSpec& kernel,
                                      const Plan& plan, const fs::path& out, int jobs) {
   const MatrixCell& cell = *plan.cell;
   fs::path work = out / ".work" / plan.variant;
   fs::path binary = work / "build";
-  fs::path log = work / "build.log";
   KGET_TRY(util::create_directories(binary));
   std::error_code ignored;
-  fs::remove(log, ignored);
-  KGET_TRY(util::write_file_atomic(work / "CMakeLists.txt",
-                                   generate_cmake(kernel, cell, plan.cuda, binary)));
-  KGET_TRY(run_step({"cmake", "-S", work.string(), "-B", binary.string(), "-G", "Ninja",
-                     "-DCMAKE_BUILD_TYPE=Release", "-DCMAKE_CXX_COMPILER=" + cell.cxx},
-                    log, request.verbose, fmt::format("{}: cmake configure", plan.variant)));
-  KGET_TRY(run_step({"cmake", "--build", binary.string(), "--parallel", std::to_string(jobs)}, log,
-                    request.verbose, fmt::format("{}: cmake build", plan.variant)));
-
+  fs::remove(work / "build.log", ignored);
   std::string library = fmt::format("lib{}.so", kernel.name);
+  KGET_TRY(build_library(request, kernel, plan, work, library, jobs));
+
   fs::path variant_dir = out / "build" / plan.variant;
   fs::remove_all(variant_dir, ignored); // a variant is exactly what this build made
   KGET_TRY(util::create_directories(variant_dir));

@@ -51,6 +51,25 @@ bool is_toolkit_library(std::string_view needed) {
                      });
 }
 
+// Which symbols of `library` need `version`, for a message: "arc4random, getrandom".
+std::string symbols_needing(const fs::path& library, const std::string& version) {
+  constexpr size_t k_shown = 8;
+  auto symbols = host::read_versioned_symbols(library.string());
+  std::vector<std::string> names;
+  size_t count = 0;
+  for (const auto& symbol : symbols ? *symbols : std::vector<host::VersionedSymbol>{}) {
+    if (!symbol.defined && symbol.version == version && count++ < k_shown) {
+      names.push_back(symbol.name);
+    }
+  }
+  if (names.empty()) {
+    return "symbols not listed";
+  }
+  std::sort(names.begin(), names.end());
+  return util::join(names, ", ") +
+         (count > k_shown ? fmt::format(" and {} more", count - k_shown) : std::string{});
+}
+
 std::string quoted_list(const std::vector<std::string>& items) {
   if (items.empty()) {
     return "none";
@@ -263,8 +282,8 @@ private:
         within_policy = false;
         add("policy", ErrorKind::abi,
             fmt::format("expected symbol versions within manylinux_2_28 (at most {}), found {} "
-                        "needed by {}",
-                        *limit, version, meta.kget.library));
+                        "needed by {} for {}",
+                        *limit, version, meta.kget.library, symbols_needing(library, version)));
       }
     }
     std::vector<std::string> declared = meta.kget.symbol_versions;

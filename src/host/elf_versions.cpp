@@ -9,6 +9,7 @@
 #include <cstring>
 #include <elf.h>
 #include <fcntl.h>
+#include <map>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -99,6 +100,74 @@ public:
       }
     }
     return std::vector<std::string>{};
+  }
+
+  Result<std::vector<VersionedSymbol>> read_symbols() {
+    KGET_TRY_ASSIGN(Elf64_Ehdr header, read_header());
+    KGET_TRY_ASSIGN(std::vector<Elf64_Shdr> sections, read_section_headers(header));
+    const Elf64_Shdr* dynsym = nullptr;
+    const Elf64_Shdr* versym = nullptr;
+    std::map<unsigned, std::string> indices;
+    for (const auto& section : sections) {
+      if (section.sh_type == SHT_DYNSYM) {
+        dynsym = &section;
+      } else if (section.sh_type == SHT_GNU_versym) {
+        versym = &section;
+      } else if (section.sh_type == SHT_GNU_verdef) {
+        KGET_TRY(read_definitions(section, sections, &indices));
+      } else if (section.sh_type == SHT_GNU_verneed) {
+        KGET_TRY(read_need_entries(section, sections, &indices));
+      }
+    }
+    if (dynsym == nullptr) {
+      return std::vector<VersionedSymbol>{};
+    }
+    if (dynsym->sh_entsize != sizeof(Elf64_Sym)) {
+      return corrupt(fmt::format("dynamic symbol entries of {} bytes, expected {}",
+                                 dynsym->sh_entsize, sizeof(Elf64_Sym)));
+    }
+    if (dynsym->sh_link >= sections.size() || sections[dynsym->sh_link].sh_type != SHT_STRTAB) {
+      return corrupt(
+          fmt::format("dynamic symbols link to section {}, not a string table", dynsym->sh_link));
+    }
+    const Elf64_Shdr& strtab = sections[dynsym->sh_link];
+    KGET_TRY_ASSIGN(std::string table,
+                    read_bytes(dynsym->sh_offset, dynsym->sh_size, "dynamic symbol table"));
+    KGET_TRY_ASSIGN(std::string strings,
+                    read_bytes(strtab.sh_offset, strtab.sh_size, "dynamic string table"));
+    std::string versions;
+    if (versym != nullptr) {
+      KGET_TRY_ASSIGN(versions,
+                      read_bytes(versym->sh_offset, versym->sh_size, "symbol version table"));
+    }
+    std::size_t count = table.size() / sizeof(Elf64_Sym);
+    std::vector<VersionedSymbol> symbols;
+    for (std::size_t i = 1; i < count; ++i) {
+      Elf64_Sym entry;
+      std::memcpy(&entry, table.data() + i * sizeof(Elf64_Sym), sizeof entry);
+      VersionedSymbol symbol;
+      KGET_TRY_ASSIGN(symbol.name, string_in(strings, entry.st_name));
+      symbol.defined = entry.st_shndx != SHN_UNDEF;
+      symbol.value = entry.st_value;
+      auto type = ELF64_ST_TYPE(entry.st_info);
+      symbol.is_function = type == STT_FUNC || type == STT_GNU_IFUNC;
+      if ((i + 1) * sizeof(Elf64_Half) <= versions.size()) {
+        Elf64_Half index;
+        std::memcpy(&index, versions.data() + i * sizeof index, sizeof index);
+        symbol.is_default = (index & 0x8000u) == 0;
+        // 0 and 1 are the local and global (unversioned) indices.
+        if (auto found = indices.find(index & 0x7fffu); (index & 0x7fffu) > 1) {
+          if (found == indices.end()) {
+            return corrupt(fmt::format("symbol {} has version index {}, which no version "
+                                       "section defines",
+                                       symbol.name, index & 0x7fffu));
+          }
+          symbol.version = found->second;
+        }
+      }
+      symbols.push_back(std::move(symbol));
+    }
+    return symbols;
   }
 
 private:
@@ -198,8 +267,10 @@ private:
     return sections;
   }
 
-  Result<std::vector<std::string>> read_definitions(const Elf64_Shdr& verdef,
-                                                    const std::vector<Elf64_Shdr>& sections) const {
+  // `indices`, when given, receives each version's index (what SHT_GNU_versym entries hold).
+  Result<std::vector<std::string>>
+  read_definitions(const Elf64_Shdr& verdef, const std::vector<Elf64_Shdr>& sections,
+                   std::map<unsigned, std::string>* indices = nullptr) const {
     if (verdef.sh_link >= sections.size() || sections[verdef.sh_link].sh_type != SHT_STRTAB) {
       return corrupt(fmt::format("version definitions link to section {}, not a string table",
                                  verdef.sh_link));
@@ -226,6 +297,9 @@ private:
       std::uint64_t aux_offset = offset + definition.vd_aux; // both < 2^33: no overflow
       KGET_TRY_ASSIGN(auto aux, object_in<Elf64_Verdaux>(table, aux_offset, "version name entry"));
       KGET_TRY_ASSIGN(std::string name, string_in(strings, aux.vda_name));
+      if (indices != nullptr) {
+        (*indices)[definition.vd_ndx & 0x7fffu] = name;
+      }
       if ((definition.vd_flags & VER_FLG_BASE) == 0) {
         names.push_back(std::move(name));
       }
@@ -237,7 +311,8 @@ private:
   }
 
   Result<std::vector<std::string>>
-  read_need_entries(const Elf64_Shdr& verneed, const std::vector<Elf64_Shdr>& sections) const {
+  read_need_entries(const Elf64_Shdr& verneed, const std::vector<Elf64_Shdr>& sections,
+                    std::map<unsigned, std::string>* indices = nullptr) const {
     if (verneed.sh_link >= sections.size() || sections[verneed.sh_link].sh_type != SHT_STRTAB) {
       return corrupt(
           fmt::format("version needs link to section {}, not a string table", verneed.sh_link));
@@ -262,6 +337,9 @@ private:
         KGET_TRY_ASSIGN(auto aux,
                         object_in<Elf64_Vernaux>(table, aux_offset, "version need entry"));
         KGET_TRY_ASSIGN(std::string name, string_in(strings, aux.vna_name));
+        if (indices != nullptr) {
+          (*indices)[aux.vna_other & 0x7fffu] = name;
+        }
         if (std::find(names.begin(), names.end(), name) == names.end()) {
           names.push_back(std::move(name));
         }
@@ -315,9 +393,8 @@ private:
 };
 
 // Opens `path`, checks that it is a regular file, and runs `read` of a reader over it.
-Result<std::vector<std::string>>
-read_from_file(const std::string& path,
-               Result<std::vector<std::string>> (VersionSectionReader::*read)()) {
+template <class T>
+Result<T> read_from_file(const std::string& path, Result<T> (VersionSectionReader::*read)()) {
   util::FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     return fail(ErrorKind::io, "{}: cannot open: {}", path, std::strerror(errno));
@@ -354,6 +431,16 @@ Result<std::vector<std::string>> parse_version_needs(std::string_view image,
                                                      std::string_view name) {
   MemorySource source(image);
   return VersionSectionReader(source, name).read_needs();
+}
+
+Result<std::vector<VersionedSymbol>> read_versioned_symbols(const std::string& path) {
+  return read_from_file(path, &VersionSectionReader::read_symbols);
+}
+
+Result<std::vector<VersionedSymbol>> parse_versioned_symbols(std::string_view image,
+                                                             std::string_view name) {
+  MemorySource source(image);
+  return VersionSectionReader(source, name).read_symbols();
 }
 
 } // namespace kget::host

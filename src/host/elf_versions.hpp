@@ -7,6 +7,7 @@
 
 #include "util/result.hpp"
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,5 +35,23 @@ Result<std::vector<std::string>> read_version_needs(const std::string& path);
 
 // The same over an image of the whole file already in memory.
 Result<std::vector<std::string>> parse_version_needs(std::string_view image, std::string_view name);
+
+// One entry of a library's dynamic symbol table with its symbol version.
+struct VersionedSymbol {
+  std::string name;
+  std::string version;      // "GLIBC_2.34"; empty for an unversioned symbol
+  bool defined = false;     // defined here (false: needed from another library)
+  bool is_default = true;   // false for a definition only older links reach (name@VERSION)
+  bool is_function = false; // STT_FUNC or STT_GNU_IFUNC
+  std::uint64_t value = 0;  // the address of a definition; two versions of one code share it
+};
+
+// The dynamic symbols of the ELF file at `path` (SHT_DYNSYM, SHT_GNU_versym and the version
+// sections), in table order without the null entry. A file without a dynamic symbol table gives
+// an empty list. Errors as for read_version_definitions. The builder uses it to find symbols that
+// a newer libc versions anew although an older version of the same code is within policy.
+Result<std::vector<VersionedSymbol>> read_versioned_symbols(const std::string& path);
+Result<std::vector<VersionedSymbol>> parse_versioned_symbols(std::string_view image,
+                                                             std::string_view name);
 
 } // namespace kget::host

@@ -1,11 +1,15 @@
 // kget build on a tiny kernel (tests/build/tiny) and kget check on what it builds, with flaws:
-// an extra export, an absolute RPATH, a GLIBC_2.34 need, tampered files and metadata.
+// an extra export, an absolute RPATH, GLIBC_2.34 needs (pinned) and GLIBC_2.36 needs (refused),
+// tampered files and metadata.
 #include "build/builder.hpp"
 #include "build/check.hpp"
+#include "build/elf_inspect.hpp"
 #include "metadata/metadata.hpp"
 #include "support/temp_dir.hpp"
 
+#include <dlfcn.h>
 #include <gtest/gtest.h>
+#include <kget/kernel_abi.h>
 #include <nlohmann/json.hpp>
 
 namespace kget::build {
@@ -149,8 +153,8 @@ TEST_F(BuildCheckTest, AnAbsoluteRpathIsAViolation) {
       << rpath->message;
 }
 
-TEST_F(BuildCheckTest, ANeedBeyondGlibc228IsAPolicyViolation) {
-  auto report = build(Flaws::with_defines("\"TINY_NEEDS_GLIBC_2_34\""));
+TEST_F(BuildCheckTest, ANeedBeyondGlibc228WithoutOlderVersionIsAPolicyViolation) {
+  auto report = build(Flaws::with_defines("\"TINY_NEEDS_GLIBC_2_36\""));
   ASSERT_FALSE(report);
   EXPECT_EQ(report.error().kind, ErrorKind::abi);
   auto check = check_variant_directory(variant_dir());
@@ -159,8 +163,46 @@ TEST_F(BuildCheckTest, ANeedBeyondGlibc228IsAPolicyViolation) {
   ASSERT_NE(policy, nullptr) << report.error().message;
   EXPECT_EQ(policy->message,
             "expected symbol versions within manylinux_2_28 (at most GLIBC_2.28), found "
-            "GLIBC_2.34 needed by libtiny.so");
+            "GLIBC_2.36 needed by libtiny.so for arc4random");
   EXPECT_FALSE(check->loaded); // not loaded: it would not load on a manylinux_2_28 host
+}
+
+// pthread_create binds to GLIBC_2.34 on this glibc 2.36 host; the builder links again with the
+// symbol pinned to GLIBC_2.2.5, and the pinned call really creates a thread.
+TEST_F(BuildCheckTest, SymbolsGlibc234VersionedAnewArePinnedToTheirOlderVersion) {
+  auto report = build(Flaws::with_defines("\"TINY_NEEDS_GLIBC_2_34\""));
+  ASSERT_TRUE(report) << report.error().message;
+  ASSERT_TRUE(report->variants[0].built);
+  EXPECT_TRUE(report->variants[0].check.clean());
+  EXPECT_TRUE(report->variants[0].check.loaded);
+  bool noted = false;
+  for (const auto& note : notes) {
+    noted = noted || (note.find("linking again with") != std::string::npos &&
+                      note.find("pthread_create@GLIBC_2.2.5") != std::string::npos);
+  }
+  EXPECT_TRUE(noted) << ::testing::PrintToString(notes);
+
+  fs::path library = variant_dir() / "libtiny.so";
+  auto needed = required_symbol_versions(library);
+  ASSERT_TRUE(needed);
+  for (const auto& version : *needed) {
+    EXPECT_FALSE(policy_limit_exceeded(version)) << version;
+  }
+  auto dynamic = read_dynamic_info(library);
+  ASSERT_TRUE(dynamic);
+  EXPECT_NE(std::find(dynamic->needed.begin(), dynamic->needed.end(), "libpthread.so.0"),
+            dynamic->needed.end()); // where pthread_create lives before glibc 2.34
+
+  void* handle = ::dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(handle, nullptr) << ::dlerror();
+  using Init = const kget_kernel_descriptor* (*)(uint32_t, uint32_t);
+  auto init = reinterpret_cast<Init>(::dlsym(handle, "kget_kernel_init"));
+  ASSERT_NE(init, nullptr);
+  const kget_kernel_descriptor* descriptor = init(KGET_KERNEL_ABI_VERSION_MAJOR, 0);
+  ASSERT_NE(descriptor, nullptr);
+  kget_error error{};
+  EXPECT_EQ(descriptor->ops[0].call(nullptr, 0, &error), KGET_KERNEL_OK);
+  ::dlclose(handle);
 }
 
 TEST_F(BuildCheckTest, TamperedFilesAndMetadataAreReported) {

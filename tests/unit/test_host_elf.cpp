@@ -298,6 +298,69 @@ TEST_F(HostElfOnLibc, ReadsLibcDefinitions) {
   EXPECT_EQ(*from_memory, *names);
 }
 
+// glibc 2.34 moved pthread_create into libc.so.6 under a new default version and kept the old
+// one as a non-default alias of the same code: what the builder's symbol pins rely on.
+TEST_F(HostElfOnLibc, ReadsLibcSymbolsWithTheirVersions) {
+  auto symbols = read_versioned_symbols(m_libc);
+  ASSERT_TRUE(symbols.has_value()) << symbols.error().message;
+  EXPECT_GT(symbols->size(), 1000u);
+  std::vector<VersionedSymbol> pthread_create;
+  for (const auto& symbol : *symbols) {
+    if (symbol.name == "pthread_create") {
+      pthread_create.push_back(symbol);
+    }
+  }
+  ASSERT_FALSE(pthread_create.empty());
+  size_t defaults = 0;
+  for (const auto& symbol : pthread_create) {
+    EXPECT_TRUE(symbol.defined);
+    EXPECT_TRUE(symbol.version.starts_with("GLIBC_2.")) << symbol.version;
+    EXPECT_EQ(symbol.value, pthread_create.front().value) << "one code under every version";
+    defaults += symbol.is_default ? 1 : 0;
+  }
+  EXPECT_EQ(defaults, 1u);
+  if (kget::util::parse_dotted(gnu_get_libc_version()).value_or(std::vector<int>{}) >=
+      std::vector<int>{2, 34}) {
+    ASSERT_EQ(pthread_create.size(), 2u);
+    for (const auto& symbol : pthread_create) {
+      EXPECT_EQ(symbol.version, symbol.is_default ? "GLIBC_2.34" : "GLIBC_2.2.5");
+    }
+  }
+  auto from_memory = parse_versioned_symbols(m_image, m_libc);
+  ASSERT_TRUE(from_memory.has_value());
+  EXPECT_EQ(from_memory->size(), symbols->size());
+}
+
+// What a library needs: undefined symbols with the versions of the libraries it was linked with.
+TEST(HostElf, ReadsNeededSymbolVersionsOfThisProgram) {
+  auto symbols = read_versioned_symbols("/proc/self/exe");
+  ASSERT_TRUE(symbols.has_value()) << symbols.error().message;
+  bool found = false;
+  for (const auto& symbol : *symbols) {
+    if (symbol.name == "memcpy" && !symbol.defined) {
+      found = true;
+      EXPECT_TRUE(symbol.version.starts_with("GLIBC_")) << symbol.version;
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST_F(HostElfOnLibc, SymbolReadingOfDamagedCopiesIsSafe) {
+  for (std::size_t cut : {std::size_t{64}, m_image.size() / 2, m_image.size() - 65}) {
+    auto symbols = parse_versioned_symbols(std::string_view(m_image).substr(0, cut), "cut");
+    ASSERT_FALSE(symbols.has_value()) << cut;
+    EXPECT_EQ(symbols.error().kind, ErrorKind::abi);
+  }
+  std::mt19937 random(777);
+  for (int round = 0; round < 300; ++round) {
+    std::string image = m_image;
+    for (int i = 0; i < 4; ++i) {
+      image[random() % image.size()] = static_cast<char>(random());
+    }
+    (void)parse_versioned_symbols(image, "fuzzed");
+  }
+}
+
 TEST_F(HostElfOnLibc, TruncatedCopiesAreErrors) {
   const std::vector<std::size_t> cuts{0,
                                       1,
