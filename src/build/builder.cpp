@@ -132,7 +132,11 @@ Result<CudaToolchain> wheel_toolchain(const MatrixCell& cell, const fs::path& wo
   auto nvcc = find("nvidia/cuda_nvcc/bin/nvcc");
   auto cudart = find("nvidia/cuda_runtime/lib/libcudart_static.a");
   if (!nvcc) {
-    return fail(ErrorKind::not_found, "the {} wheel holds no bin/nvcc", cell.nvcc_wheel);
+    // nvidia-cuda-nvcc-cu12 12.x holds ptxas, libnvvm and libdevice only (for JIT compilers).
+    return fail(ErrorKind::not_found,
+                "the {} wheel holds no bin/nvcc (only what JIT compilers need, such as ptxas), so "
+                "it cannot compile CUDA C++; install the toolkit and name it with cuda-root",
+                cell.nvcc_wheel);
   }
   if (!cudart) {
     return fail(ErrorKind::not_found,
