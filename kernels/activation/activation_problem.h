@@ -1,4 +1,4 @@
-// One validated activation call, as ops.cpp hands it to a backend (cpu/ now, cuda/ later).
+// One validated activation call, as ops.cpp hands it to a backend (cpu/ or cuda/).
 #pragma once
 
 #include "../common/row_grid.h"
@@ -25,7 +25,8 @@ struct UnaryProblem {
   int64_t cols = 0;
   char* out = nullptr;
   const char* input = nullptr;
-  void* stream = nullptr; // CUDA only
+  void* stream = nullptr; // CUDA only: the cudaStream_t to launch on
+  int device = 0;         // CUDA only: the tensors' device_id
 };
 
 // out[r, j] = act(input[r, j]) * input[r, d + j] for j < d. Grid tensors: 0 = out, 1 = input.
@@ -37,6 +38,7 @@ struct GatedProblem {
   char* out = nullptr;
   const char* input = nullptr;
   void* stream = nullptr;
+  int device = 0;
 };
 
 } // namespace kget_kernels::activation

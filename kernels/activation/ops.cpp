@@ -1,11 +1,14 @@
 // kernels-community/activation: the kget C ABI glue. Validates every argument once, then hands
-// a UnaryProblem or GatedProblem to the backend of the tensors' device (cpu/ here; a cuda/
-// backend plugs in beside it under KGET_KERNEL_WITH_CUDA). Semantics and rules: docs/kernels.md.
+// a UnaryProblem or GatedProblem to the backend of the tensors' device (cpu/, and cuda/ when
+// built with KGET_KERNEL_WITH_CUDA). Semantics and rules: docs/kernels.md.
 #include "../common/op_guard.h"
 #include "../common/row_grid.h"
 #include "../common/tensor_args.h"
 #include "activation_problem.h"
 #include "cpu/activation_cpu.h"
+#ifdef KGET_KERNEL_WITH_CUDA
+#include "cuda/activation_cuda.h"
+#endif
 
 #include <cinttypes>
 #include <kget/kernel_abi.h>
@@ -77,6 +80,7 @@ int unary_op(const kget_arg* raw_args, size_t nargs, kget_error* error) {
   problem.out = out.data();
   problem.input = input.data();
   problem.stream = operands.stream;
+  problem.device = input.dl->device.device_id;
   return dispatch(operands.backend, problem, error);
 }
 
@@ -118,6 +122,7 @@ int gated_op(const kget_arg* raw_args, size_t nargs, kget_error* error) {
   problem.out = out.data();
   problem.input = input.data();
   problem.stream = operands.stream;
+  problem.device = input.dl->device.device_id;
   return dispatch(operands.backend, problem, error);
 }
 

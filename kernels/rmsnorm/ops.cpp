@@ -1,11 +1,14 @@
 // kernels-community/rmsnorm: the kget C ABI glue. Validates every argument once, then hands a
-// RmsNormProblem to the backend of the tensors' device (cpu/ here; a cuda/ backend plugs in
-// beside it under KGET_KERNEL_WITH_CUDA). Semantics and rules: docs/kernels.md.
+// RmsNormProblem to the backend of the tensors' device (cpu/, and cuda/ when built with
+// KGET_KERNEL_WITH_CUDA). Semantics and rules: docs/kernels.md.
 #include "../common/op_guard.h"
 #include "../common/row_grid.h"
 #include "../common/tensor_args.h"
 #include "cpu/rmsnorm_cpu.h"
 #include "rmsnorm_problem.h"
+#ifdef KGET_KERNEL_WITH_CUDA
+#include "cuda/rmsnorm_cuda.h"
+#endif
 
 #include <cfloat>
 #include <kget/kernel_abi.h>
@@ -91,6 +94,7 @@ int rms_norm(const kget_arg* raw_args, size_t nargs, kget_error* error) {
   problem.out = out.data();
   problem.input = input.data();
   problem.weight = weight.data();
+  problem.device = input.dl->device.device_id;
   return dispatch(backend, problem, error);
 }
 
@@ -132,6 +136,7 @@ int fused_add_rms_norm(const kget_arg* raw_args, size_t nargs, kget_error* error
   problem.input = input.data();
   problem.residual = residual.data();
   problem.weight = weight.data();
+  problem.device = input.dl->device.device_id;
   return dispatch(backend, problem, error);
 }
 

@@ -18,7 +18,8 @@ struct RmsNormProblem {
   const char* input = nullptr;
   const char* weight = nullptr;
   float eps = 0.0f;
-  void* stream = nullptr; // CUDA only
+  void* stream = nullptr; // CUDA only: the cudaStream_t to launch on
+  int device = 0;         // CUDA only: the tensors' device_id
 };
 
 // residual[r] += input[r]; input[r] = rms_norm(residual[r]). Grid tensors: 0 = input,
@@ -32,6 +33,7 @@ struct FusedAddRmsNormProblem {
   const char* weight = nullptr;
   float eps = 0.0f;
   void* stream = nullptr;
+  int device = 0;
 };
 
 } // namespace kget_kernels::rmsnorm

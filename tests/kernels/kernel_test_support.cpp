@@ -233,6 +233,58 @@ const char* dtype_label(DType dtype) {
   return kget_kernels::dtype_name(dtype);
 }
 
+Tolerance dtype_tolerance(DType dtype) {
+  switch (dtype) {
+  case DType::kFloat32:
+    return {5e-6, 1e-8};
+  case DType::kFloat16:
+    return {1.5e-3, 2e-6};
+  case DType::kBFloat16:
+    return {1e-2, 2e-5};
+  }
+  return {0, 0};
+}
+
+std::vector<double> reference_rms_norm(const HostTensor& input, const HostTensor& weight,
+                                       double eps) {
+  const int64_t hidden = input.shape().empty() ? 1 : input.shape().back();
+  const int64_t rows = hidden > 0 ? input.numel() / hidden : 0;
+  std::vector<double> result(static_cast<size_t>(input.numel()));
+  for (int64_t row = 0; row < rows; ++row) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < hidden; ++i) {
+      sum += input.get(row * hidden + i) * input.get(row * hidden + i);
+    }
+    const double inverse = 1.0 / std::sqrt(sum / static_cast<double>(hidden) + eps);
+    for (int64_t i = 0; i < hidden; ++i) {
+      result[static_cast<size_t>(row * hidden + i)] =
+          input.get(row * hidden + i) * inverse * weight.get(i);
+    }
+  }
+  return result;
+}
+
+double reference_gelu_tanh(double x) {
+  const double u = std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x);
+  return x / (1.0 + std::exp(-2.0 * u));
+}
+
+double reference_gelu_erf(double x) {
+  return 0.5 * x * std::erfc(-x / std::sqrt(2.0));
+}
+
+double reference_silu(double x) {
+  return x / (1.0 + std::exp(-x));
+}
+
+std::string extents_text(const std::vector<int64_t>& values) {
+  std::string text = "[";
+  for (size_t i = 0; i < values.size(); ++i) {
+    text += (i ? ", " : "") + std::to_string(values[i]);
+  }
+  return text + "]";
+}
+
 std::string forced_isa() {
   const char* value = std::getenv("KGET_KERNEL_CPU_ISA");
   if (!value || std::strcmp(value, "auto") == 0) {

@@ -65,6 +65,12 @@ public:
   bool slot_is_element(int64_t slot) const;
   // The poison value's bits.
   uint32_t poison_bits() const;
+  // The whole storage (guards included), for copying it to and from device memory; dl()->data
+  // points at its start.
+  void* storage_data() { return storage_.data(); }
+  const void* storage_data() const { return storage_.data(); }
+  int64_t storage_bytes() const { return storage_elements_ * element_size_; }
+  int64_t element_size() const { return element_size_; }
 
   // Fills every element from `next()`, a double generator, rounding to the dtype.
   template <class Generator>
@@ -126,6 +132,24 @@ private:
 };
 
 const char* dtype_label(DType dtype);
+
+// The float64 references and tolerances of the numerics tests, shared by the CPU and the CUDA
+// variants' tests (docs/kernels.md, "Arithmetic" and "Accuracy").
+
+// Per dtype: |got - expected| <= atol + rtol |expected|. The half types are rounded twice (the
+// normalized value or the activation, then the product with the weight or `up`), so rtol is a
+// little over 2 units of rounding (2^-8 for bfloat16, 2^-11 for float16); float32 allows a few
+// ulp of accumulated float32 arithmetic.
+Tolerance dtype_tolerance(DType dtype);
+// out = x / sqrt(mean(x^2) + eps) * w per row of input's last dimension, row-major.
+std::vector<double> reference_rms_norm(const HostTensor& input, const HostTensor& weight,
+                                       double eps);
+// x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3): the 1 + tanh form cancels for x << 0.
+double reference_gelu_tanh(double x);
+double reference_gelu_erf(double x);
+double reference_silu(double x);
+// "[2, 3, 4]"
+std::string extents_text(const std::vector<int64_t>& values);
 
 // The CPU path this process forced with KGET_KERNEL_CPU_ISA ("" when not set or "auto").
 std::string forced_isa();

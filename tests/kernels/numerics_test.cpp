@@ -22,39 +22,6 @@ namespace {
 
 constexpr DType kDTypes[] = {DType::kFloat32, DType::kFloat16, DType::kBFloat16};
 
-// Tolerances: |got - expected| <= atol + rtol |expected|. The half types are rounded twice
-// (the normalized value or the activation, then the product with the weight or `up`), so rtol is
-// a little over 2 units of rounding (2^-8 for bfloat16, 2^-11 for float16); float32 allows a
-// few ulp of accumulated float32 arithmetic. Measured maxima: docs/kernels.md, "Accuracy".
-Tolerance tolerance_for(DType dtype) {
-  switch (dtype) {
-  case DType::kFloat32:
-    return {5e-6, 1e-8};
-  case DType::kFloat16:
-    return {1.5e-3, 2e-6};
-  case DType::kBFloat16:
-    return {1e-2, 2e-5};
-  }
-  return {0, 0};
-}
-
-Tolerance rms_tolerance(DType dtype) {
-  return tolerance_for(dtype);
-}
-Tolerance activation_tolerance(DType dtype) {
-  return tolerance_for(dtype);
-}
-
-std::string shape_text(const std::vector<int64_t>& values) {
-  std::ostringstream text;
-  text << "[";
-  for (size_t i = 0; i < values.size(); ++i) {
-    text << (i ? ", " : "") << values[i];
-  }
-  text << "]";
-  return text.str();
-}
-
 int64_t product(const std::vector<int64_t>& values, size_t count) {
   int64_t result = 1;
   for (size_t i = 0; i < count; ++i) {
@@ -176,30 +143,10 @@ struct RowCase {
   std::vector<int64_t> second_strides; // out (rms_norm) or residual (fused)
 };
 
-// out = x / sqrt(mean(x^2) + eps) * w per row, in float64.
-std::vector<double> rms_norm_reference(const HostTensor& input, const HostTensor& weight,
-                                       double eps) {
-  const int64_t hidden = input.shape().back();
-  const int64_t rows = hidden > 0 ? input.numel() / hidden : 0;
-  std::vector<double> result(static_cast<size_t>(input.numel()));
-  for (int64_t row = 0; row < rows; ++row) {
-    double sum = 0.0;
-    for (int64_t i = 0; i < hidden; ++i) {
-      sum += input.get(row * hidden + i) * input.get(row * hidden + i);
-    }
-    const double inverse = 1.0 / std::sqrt(sum / static_cast<double>(hidden) + eps);
-    for (int64_t i = 0; i < hidden; ++i) {
-      result[static_cast<size_t>(row * hidden + i)] =
-          input.get(row * hidden + i) * inverse * weight.get(i);
-    }
-  }
-  return result;
-}
-
 void check_rms_norm(DType dtype, const RowCase& c, double eps, uint64_t seed) {
-  SCOPED_TRACE(std::string(dtype_label(dtype)) + " shape " + shape_text(c.shape) +
-               " input strides " + shape_text(c.first_strides) + " out strides " +
-               shape_text(c.second_strides));
+  SCOPED_TRACE(std::string(dtype_label(dtype)) + " shape " + extents_text(c.shape) +
+               " input strides " + extents_text(c.first_strides) + " out strides " +
+               extents_text(c.second_strides));
   error_report.topic = "rms_norm";
   Random random(seed);
   HostTensor input(dtype, c.shape, c.first_strides);
@@ -216,7 +163,7 @@ void check_rms_norm(DType dtype, const RowCase& c, double eps, uint64_t seed) {
                            float_arg(eps), stream_arg()},
                           &message);
   ASSERT_EQ(status, KGET_KERNEL_OK) << message;
-  expect_close(out, rms_norm_reference(input, weight, eps), rms_tolerance(dtype));
+  expect_close(out, reference_rms_norm(input, weight, eps), dtype_tolerance(dtype));
   expect_untouched_outside(out);
   expect_unchanged(input, input_before);
 }
@@ -271,7 +218,7 @@ TEST_F(CpuNumerics, RmsNormInPlace) {
       HostTensor weight(dtype, {hidden});
       x.fill([&] { return random.normal(2.0); });
       weight.fill([&] { return random.normal(1.0); });
-      const std::vector<double> expected = rms_norm_reference(x, weight, 1e-6);
+      const std::vector<double> expected = reference_rms_norm(x, weight, 1e-6);
       std::string message;
       ASSERT_EQ(call(rmsnorm_library().op("rms_norm"),
                      {tensor_arg(x.dl()), tensor_arg(x.dl()), tensor_arg(weight.dl()),
@@ -279,7 +226,7 @@ TEST_F(CpuNumerics, RmsNormInPlace) {
                      &message),
                 KGET_KERNEL_OK)
           << message;
-      expect_close(x, expected, rms_tolerance(dtype));
+      expect_close(x, expected, dtype_tolerance(dtype));
       expect_untouched_outside(x);
     }
   }
@@ -303,9 +250,9 @@ TEST_F(CpuNumerics, RmsNormZeroRowGivesZero) {
 }
 
 void check_fused_add(DType dtype, const RowCase& c, double eps, uint64_t seed) {
-  SCOPED_TRACE(std::string(dtype_label(dtype)) + " shape " + shape_text(c.shape) +
-               " input strides " + shape_text(c.first_strides) + " residual strides " +
-               shape_text(c.second_strides));
+  SCOPED_TRACE(std::string(dtype_label(dtype)) + " shape " + extents_text(c.shape) +
+               " input strides " + extents_text(c.first_strides) + " residual strides " +
+               extents_text(c.second_strides));
   error_report.topic = "fused_add_rms_norm";
   Random random(seed);
   HostTensor input(dtype, c.shape, c.first_strides);
@@ -320,7 +267,7 @@ void check_fused_add(DType dtype, const RowCase& c, double eps, uint64_t seed) {
   for (int64_t i = 0; i < input.numel(); ++i) {
     expected_residual.set(i, round_to(dtype, input.get(i) + residual.get(i)));
   }
-  const std::vector<double> expected_input = rms_norm_reference(expected_residual, weight, eps);
+  const std::vector<double> expected_input = reference_rms_norm(expected_residual, weight, eps);
 
   std::string message;
   ASSERT_EQ(call(rmsnorm_library().op("fused_add_rms_norm"),
@@ -330,7 +277,7 @@ void check_fused_add(DType dtype, const RowCase& c, double eps, uint64_t seed) {
             KGET_KERNEL_OK)
       << message;
   EXPECT_EQ(snapshot(residual), snapshot(expected_residual)) << "residual is not input + residual";
-  expect_close(input, expected_input, rms_tolerance(dtype));
+  expect_close(input, expected_input, dtype_tolerance(dtype));
   expect_untouched_outside(input);
   expect_untouched_outside(residual);
 }
@@ -359,18 +306,6 @@ TEST_F(CpuNumerics, FusedAddRmsNormLayouts) {
 // ---------------------------------------------------------------------------------------------
 // Activations
 
-double gelu_tanh_reference(double x) {
-  // x * sigmoid(2u): the 1 + tanh form cancels to 0 in float64 too for x << 0.
-  const double u = std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x);
-  return x / (1.0 + std::exp(-2.0 * u));
-}
-double gelu_erf_reference(double x) {
-  return 0.5 * x * std::erfc(-x / std::sqrt(2.0));
-}
-double silu_reference(double x) {
-  return x / (1.0 + std::exp(-x));
-}
-
 struct ActivationOp {
   const char* name;
   double (*reference)(double);
@@ -378,10 +313,10 @@ struct ActivationOp {
 };
 
 const ActivationOp kActivationOps[] = {
-    {"gelu_fast", gelu_tanh_reference, false},  {"gelu_tanh", gelu_tanh_reference, false},
-    {"gelu", gelu_erf_reference, false},        {"silu", silu_reference, false},
-    {"gelu_and_mul", gelu_erf_reference, true}, {"gelu_tanh_and_mul", gelu_tanh_reference, true},
-    {"silu_and_mul", silu_reference, true},
+    {"gelu_fast", reference_gelu_tanh, false},  {"gelu_tanh", reference_gelu_tanh, false},
+    {"gelu", reference_gelu_erf, false},        {"silu", reference_silu, false},
+    {"gelu_and_mul", reference_gelu_erf, true}, {"gelu_tanh_and_mul", reference_gelu_tanh, true},
+    {"silu_and_mul", reference_silu, true},
 };
 
 int call_activation(const char* name, HostTensor& out, const HostTensor& input,
@@ -393,9 +328,9 @@ int call_activation(const char* name, HostTensor& out, const HostTensor& input,
 void check_unary(const ActivationOp& op, DType dtype, const std::vector<int64_t>& shape,
                  const std::vector<int64_t>& input_strides, const std::vector<int64_t>& out_strides,
                  const std::function<double()>& next) {
-  SCOPED_TRACE(std::string(op.name) + " " + dtype_label(dtype) + " shape " + shape_text(shape) +
-               " input strides " + shape_text(input_strides) + " out strides " +
-               shape_text(out_strides));
+  SCOPED_TRACE(std::string(op.name) + " " + dtype_label(dtype) + " shape " + extents_text(shape) +
+               " input strides " + extents_text(input_strides) + " out strides " +
+               extents_text(out_strides));
   error_report.topic = op.name;
   HostTensor input(dtype, shape, input_strides);
   HostTensor out(dtype, shape, out_strides);
@@ -407,7 +342,7 @@ void check_unary(const ActivationOp& op, DType dtype, const std::vector<int64_t>
   for (int64_t i = 0; i < input.numel(); ++i) {
     expected[static_cast<size_t>(i)] = op.reference(input.get(i));
   }
-  expect_close(out, expected, activation_tolerance(dtype));
+  expect_close(out, expected, dtype_tolerance(dtype));
   expect_untouched_outside(out);
   expect_unchanged(input, input_before);
 }
@@ -418,8 +353,8 @@ void check_gated(const ActivationOp& op, DType dtype, const std::vector<int64_t>
   std::vector<int64_t> out_shape = input_shape;
   out_shape.back() /= 2;
   SCOPED_TRACE(std::string(op.name) + " " + dtype_label(dtype) + " input shape " +
-               shape_text(input_shape) + " input strides " + shape_text(input_strides) +
-               " out strides " + shape_text(out_strides));
+               extents_text(input_shape) + " input strides " + extents_text(input_strides) +
+               " out strides " + extents_text(out_strides));
   error_report.topic = op.name;
   HostTensor input(dtype, input_shape, input_strides);
   HostTensor out(dtype, out_shape, out_strides);
@@ -436,7 +371,7 @@ void check_gated(const ActivationOp& op, DType dtype, const std::vector<int64_t>
           op.reference(input.get(row * 2 * d + j)) * input.get(row * 2 * d + d + j);
     }
   }
-  expect_close(out, expected, activation_tolerance(dtype));
+  expect_close(out, expected, dtype_tolerance(dtype));
   expect_untouched_outside(out);
   expect_unchanged(input, input_before);
 }
@@ -517,7 +452,7 @@ TEST_F(CpuNumerics, ElementwiseActivationsStridedAndInPlace) {
       }
       std::string message;
       ASSERT_EQ(call_activation(op.name, x, x, &message), KGET_KERNEL_OK) << message;
-      expect_close(x, expected, activation_tolerance(dtype));
+      expect_close(x, expected, dtype_tolerance(dtype));
       expect_untouched_outside(x);
     }
   }
@@ -637,7 +572,7 @@ TEST_F(CpuNumerics, ConcurrentCallsFromManyThreads) {
       HostTensor weight(dtype, {4096});
       input.fill([&] { return random.normal(2.0); });
       weight.fill([&] { return random.normal(1.0); });
-      const std::vector<double> expected = rms_norm_reference(input, weight, 1e-6);
+      const std::vector<double> expected = reference_rms_norm(input, weight, 1e-6);
       for (int repeat = 0; repeat < 5; ++repeat) {
         std::string message;
         const int status = call(rmsnorm_library().op("rms_norm"),
@@ -649,7 +584,7 @@ TEST_F(CpuNumerics, ConcurrentCallsFromManyThreads) {
           return;
         }
         for (int64_t i = 0; i < out.numel(); ++i) {
-          if (!close(out.get(i), expected[static_cast<size_t>(i)], rms_tolerance(dtype))) {
+          if (!close(out.get(i), expected[static_cast<size_t>(i)], dtype_tolerance(dtype))) {
             failures[static_cast<size_t>(t)] = "element " + std::to_string(i) + " differs";
             return;
           }
@@ -660,8 +595,7 @@ TEST_F(CpuNumerics, ConcurrentCallsFromManyThreads) {
           return;
         }
         for (int64_t i = 0; i < activated.numel(); ++i) {
-          if (!close(activated.get(i), gelu_tanh_reference(input.get(i)),
-                     activation_tolerance(dtype))) {
+          if (!close(activated.get(i), reference_gelu_tanh(input.get(i)), dtype_tolerance(dtype))) {
             failures[static_cast<size_t>(t)] = "gelu element " + std::to_string(i) + " differs";
             return;
           }
@@ -690,7 +624,7 @@ TEST_F(CpuNumerics, ForkedChildRunsOpsOnItsOwnThread) {
   if (child == 0) {
     alarm(30); // a hang ends as SIGALRM, which the parent reports
     const int status = call_activation("silu", out, input, nullptr);
-    _exit(status == KGET_KERNEL_OK && close(out.get(100), silu_reference(0.5), {1e-5, 0}) ? 0 : 1);
+    _exit(status == KGET_KERNEL_OK && close(out.get(100), reference_silu(0.5), {1e-5, 0}) ? 0 : 1);
   }
   int status = 0;
   ASSERT_EQ(waitpid(child, &status, 0), child);

@@ -1,0 +1,137 @@
+#!/bin/bash
+# The machine code of the CUDA variants (ctest kernels.cuda.sass): each library carries SASS for
+# sm_90 and PTX, and every vectorized instantiation of the named kernels moves memory with 128-bit
+# global loads and stores (LDG.E.128, STG.E.128), the 16-byte access docs/kernels.md promises.
+# A change that loses the vector accesses (a Pack without its alignment, a pointer the compiler can
+# no longer prove aligned) fails here, on any machine, without a GPU.
+#
+# Usage: check_sass.sh VENV LIBRARY KERNELS [LIBRARY KERNELS]...
+#   VENV     a virtual environment in the build tree; cuobjdump and nvdisasm (the
+#            nvidia-cuda-cuobjdump and nvidia-cuda-nvdisasm wheels) are pip-installed there when
+#            missing. The CUDA 13.0 install has no cuobjdump.
+#   KERNELS  comma-separated NAME[:COUNT], NAME a __global__ function template in LIBRARY. Its
+#            vectorized instantiations are those whose element type comes with the 16-byte pack
+#            count: <...Float32, 4...> or <...Float16, 8...> / <...BFloat16, 8...>
+#            (kernels/common/cuda_common.cuh, Pack<E, kVectorCount<E>>). Each NAME needs at least
+#            COUNT of them (default 1) for every element type, e.g. one per activation.
+# Exit 77 (ctest: skipped) when a library was not built (no CUDA toolkit) or pip cannot install
+# the tools (no access to the package index).
+set -euo pipefail
+if [ $# -lt 3 ] || [ $(($# % 2)) -ne 1 ]; then
+  echo "usage: $0 VENV LIBRARY KERNELS [LIBRARY KERNELS]..." >&2
+  exit 2
+fi
+venv=$1
+shift
+
+# The wheels' bin directory in the venv, or nothing.
+tools_dir() {
+  local dir
+  for dir in "$venv"/lib/python3*/site-packages/nvidia/cu13/bin; do
+    [ -d "$dir" ] && echo "$dir" && return
+  done
+  return 0
+}
+
+for ((i = 1; i <= $#; i += 2)); do
+  library=${!i}
+  if [ ! -f "$library" ]; then
+    echo "SKIP: $library was not built (kernels.cuda.build_* skip without the CUDA toolkit)"
+    exit 77
+  fi
+done
+
+bin=$(tools_dir)
+if [ -z "$bin" ] || [ ! -x "$bin/cuobjdump" ] || [ ! -x "$bin/nvdisasm" ]; then
+  python3 -m venv "$venv"
+  if ! timeout 300 "$venv/bin/pip" install --quiet --disable-pip-version-check \
+    "nvidia-cuda-cuobjdump==13.2.*" "nvidia-cuda-nvdisasm==13.2.*"; then
+    echo "SKIP: pip could not install nvidia-cuda-cuobjdump/nvidia-cuda-nvdisasm into $venv" \
+      "(no access to the package index?)"
+    rm -rf "$venv"
+    exit 77
+  fi
+  bin=$(tools_dir)
+fi
+export PATH="$bin:$PATH" # cuobjdump runs nvdisasm for -sass
+echo "cuobjdump: $(command -v cuobjdump) ($(cuobjdump --version | tail -n 1))"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/kget-sass-XXXXXX")
+trap 'rm -rf "$work"' EXIT
+failures=0
+fail() {
+  echo "FAIL: $*"
+  failures=$((failures + 1))
+}
+
+# Prints "<128-bit loads> <128-bit stores> <mangled name>" per function of the sm_90 SASS.
+count_vector_accesses() {
+  awk '
+    /^[[:space:]]*code for sm_/ { arch = $3 }
+    /^[[:space:]]*Function : / {
+      if (name != "") print loads, stores, name
+      name = (arch == "sm_90") ? $3 : ""
+      loads = 0; stores = 0
+      next
+    }
+    name != "" && /LDG\.E(\.[A-Z0-9_]+)*\.128([^0-9]|$)/ { loads++ }
+    name != "" && /STG\.E(\.[A-Z0-9_]+)*\.128([^0-9]|$)/ { stores++ }
+    END { if (name != "") print loads, stores, name }
+  ' "$1"
+}
+
+check_library() {
+  local library=$1 kernels=$2
+  local name
+  name=$(basename "$library")
+  echo "== $library"
+  cuobjdump -lelf "$library" >"$work/elf.txt"
+  cuobjdump -lptx "$library" >"$work/ptx.txt"
+  sed 's/^/  /' "$work/elf.txt" "$work/ptx.txt"
+  grep -q 'sm_90\.cubin' "$work/elf.txt" || fail "$name has no SASS for sm_90 (cuobjdump -lelf)"
+  grep -q '\.ptx' "$work/ptx.txt" || fail "$name has no PTX (cuobjdump -lptx)"
+
+  cuobjdump -sass "$library" >"$work/sass.txt"
+  count_vector_accesses "$work/sass.txt" >"$work/counts.txt"
+  while read -r loads stores mangled; do
+    printf '%s\t%s\t%s\t%s\n' "$loads" "$stores" "$mangled" "$(c++filt "$mangled")"
+  done <"$work/counts.txt" >"$work/functions.tsv"
+  echo "  $(wc -l <"$work/functions.tsv") functions in the sm_90 SASS"
+
+  local entry kernel minimum element count
+  IFS=, read -r -a kernel_list <<<"$kernels"
+  for entry in "${kernel_list[@]}"; do
+    kernel=${entry%%:*}
+    minimum=1
+    [ "$kernel" = "$entry" ] || minimum=${entry#*:}
+    for element in "Float32, 4" "Float16, 8" "BFloat16, 8"; do
+      # Demangled: "void ns::kernel<kget_kernels::cuda::Float32, 4, ...>(Args)" or "...4>(Args)".
+      awk -F'\t' -v kernel="$kernel" -v element="$element" '
+        {
+          pattern = "[: ]" kernel "<[^<>]*::" element "[,>]"
+          if ($4 ~ pattern) print
+        }' "$work/functions.tsv" >"$work/matched.tsv"
+      count=$(wc -l <"$work/matched.tsv")
+      if [ "$count" -lt "$minimum" ]; then
+        fail "$name: $count vectorized instantiation(s) $kernel<...${element}...> in the sm_90" \
+          "SASS, expected at least $minimum"
+      fi
+      while IFS=$'\t' read -r loads stores mangled demangled; do
+        echo "  $loads x LDG.E.128, $stores x STG.E.128: $demangled"
+        [ "$loads" -gt 0 ] || fail "$name: $demangled has no 128-bit global load (LDG.E.128)"
+        [ "$stores" -gt 0 ] || fail "$name: $demangled has no 128-bit global store (STG.E.128)"
+      done <"$work/matched.tsv"
+    done
+  done
+}
+
+while [ $# -gt 0 ]; do
+  check_library "$1" "$2"
+  shift 2
+done
+
+if [ "$failures" -gt 0 ]; then
+  echo "$failures failure(s)"
+  exit 1
+fi
+echo "ok: SASS for sm_90 and PTX; every vectorized kernel loads and stores 16 bytes at a time"
