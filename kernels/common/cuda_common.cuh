@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <cuda.h> // CUcontext and CUresult only; libcuda is never linked
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -375,27 +376,70 @@ inline int check_launch(kget_error* error, const char* op, int device) {
   return KGET_KERNEL_OK;
 }
 
-// Makes the tensors' device current for the launch and restores the caller's current device
-// afterwards, so that an op never changes the calling thread's CUDA state.
+// The driver's cuCtxGetCurrent/cuCtxSetCurrent, reached through the runtime (no link to
+// libcuda): the runtime API cannot say whether a thread has a current context at all, and
+// cudaSetDevice would create and leave one. Null members where the driver is missing or older
+// than the entry-point query (CUDA 12.5).
+struct ContextCalls {
+  CUresult (*get_current)(CUcontext*) = nullptr;
+  CUresult (*set_current)(CUcontext) = nullptr;
+};
+
+inline const ContextCalls& context_calls() {
+  static const ContextCalls calls = [] {
+    ContextCalls found;
+    void* get = nullptr;
+    void* set = nullptr;
+    cudaDriverEntryPointQueryResult get_status = cudaDriverEntryPointSymbolNotFound;
+    cudaDriverEntryPointQueryResult set_status = cudaDriverEntryPointSymbolNotFound;
+    // Version 4000: the signatures these functions have had since CUDA 4.0.
+    if (cudaGetDriverEntryPointByVersion("cuCtxGetCurrent", &get, 4000, cudaEnableDefault,
+                                         &get_status) == cudaSuccess &&
+        cudaGetDriverEntryPointByVersion("cuCtxSetCurrent", &set, 4000, cudaEnableDefault,
+                                         &set_status) == cudaSuccess &&
+        get_status == cudaDriverEntryPointSuccess && set_status == cudaDriverEntryPointSuccess) {
+      found.get_current = reinterpret_cast<CUresult (*)(CUcontext*)>(get);
+      found.set_current = reinterpret_cast<CUresult (*)(CUcontext)>(set);
+    }
+    (void)cudaGetLastError(); // a failed query is not the next op's error
+    return found;
+  }();
+  return calls;
+}
+
+// Makes the tensors' device current for the launch and puts the calling thread's CUDA context
+// back afterwards, exactly: the caller's own context, or none on a thread that had none (rather
+// than the primary context of device 0 that cudaGetDevice/cudaSetDevice would leave), so that an
+// op never changes the calling thread's CUDA state.
 class DeviceGuard {
 public:
   DeviceGuard() = default;
   DeviceGuard(const DeviceGuard&) = delete;
   DeviceGuard& operator=(const DeviceGuard&) = delete;
   ~DeviceGuard() {
-    if (switched_) {
-      // Nothing to report to: the op's result is already decided, and the previous device was
-      // valid a moment ago.
-      (void)cudaSetDevice(previous_);
+    if (!switched_) {
+      return;
+    }
+    // Nothing to report to: the op's result is already decided. A failed restore must not
+    // become the next call's launch error.
+    const ContextCalls& calls = context_calls();
+    if (saved_context_known_) {
+      (void)calls.set_current(saved_context_);
+    } else if (cudaSetDevice(previous_) != cudaSuccess) {
+      (void)cudaGetLastError();
     }
   }
 
   int enter(int device, const char* op, kget_error* error) {
+    const ContextCalls& calls = context_calls();
+    saved_context_known_ =
+        calls.get_current != nullptr && calls.get_current(&saved_context_) == CUDA_SUCCESS;
     cudaError_t status = cudaGetDevice(&previous_);
     if (status != cudaSuccess) {
       return set_cuda_error(error, status, op, device, "cudaGetDevice");
     }
-    if (previous_ == device) {
+    // The caller's current context is on the tensors' device: launch into it, whichever it is.
+    if (previous_ == device && (!saved_context_known_ || saved_context_ != nullptr)) {
       return KGET_KERNEL_OK;
     }
     status = cudaSetDevice(device);
@@ -408,6 +452,8 @@ public:
 
 private:
   int previous_ = 0;
+  CUcontext saved_context_ = nullptr;
+  bool saved_context_known_ = false;
   bool switched_ = false;
 };
 
