@@ -74,9 +74,11 @@ echo
 echo "== kget-example kernels-community/relu@1 with KGET_OFFLINE=1: the cache is enough"
 KGET_OFFLINE=1 "$root/build/tests/kget-example" kernels-community/relu@1
 
-# The kernels this repository ships (kernels/), built through the matrix builder, published,
-# pulled and run the same way. On this machine the CPU cell builds; CUDA cells say why they are
-# skipped (docs/build.md).
+# The kernels this repository ships (kernels/), built through the matrix builder (the CPU cell
+# and the CUDA 13.0 cell, SASS sm_75..sm_121 + PTX; a cell whose toolkit is missing says why),
+# published with every variant, then pulled and run the same way: on this machine without a GPU
+# the resolver picks the CPU variant, and an H100 with a CUDA 13.0 driver would get the cu130
+# one (shown with the host overrides).
 for kernel in rmsnorm activation; do
   echo
   echo "== kget build kernels/$kernel"
@@ -85,6 +87,10 @@ for kernel in rmsnorm activation; do
   echo "== kget push kernels-community/$kernel 1.0.0 to kget-registry"
   KGET_TOKEN=main-job-token "$kget" push "$work/out-$kernel/build" \
     --repo "kernels-community/$kernel" --version 1.0.0 --to "$endpoint"
+  echo
+  echo "== kget resolve --explain kernels-community/$kernel@1 as an H100 with a CUDA 13.0 driver"
+  KGET_OVERRIDE_CUDA_DRIVER=13.0 KGET_OVERRIDE_CUDA_ARCH=9.0 "$kget" resolve --explain \
+    "kernels-community/$kernel@1"
   echo
   echo "== kget pull kernels-community/$kernel@1"
   "$kget" pull "kernels-community/$kernel@1"
