@@ -21,6 +21,7 @@ constexpr int kNumActivations = 3;
 struct UnaryProblem {
   DType dtype = DType::kFloat32;
   Activation activation = Activation::kGeluTanh;
+  const char* op = "activation"; // the op's name, for messages (gelu_fast and gelu_tanh share one)
   RowGrid grid;
   int64_t cols = 0;
   char* out = nullptr;
@@ -33,6 +34,7 @@ struct UnaryProblem {
 struct GatedProblem {
   DType dtype = DType::kFloat32;
   Activation activation = Activation::kGeluTanh;
+  const char* op = "activation";
   RowGrid grid;
   int64_t d = 0;
   char* out = nullptr;

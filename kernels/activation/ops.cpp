@@ -18,6 +18,16 @@ namespace {
 
 constexpr const char* kUnaryParameters = "Tensor! out, Tensor input, Stream stream";
 
+// The ops' names, as template arguments of their bodies: gelu_fast and gelu_tanh run one
+// activation, and a backend's messages name the op that was called.
+constexpr char kGeluFast[] = "gelu_fast";
+constexpr char kGeluTanh[] = "gelu_tanh";
+constexpr char kGelu[] = "gelu";
+constexpr char kSilu[] = "silu";
+constexpr char kGeluAndMul[] = "gelu_and_mul";
+constexpr char kGeluTanhAndMul[] = "gelu_tanh_and_mul";
+constexpr char kSiluAndMul[] = "silu_and_mul";
+
 template <class Problem>
 int dispatch(Backend backend, const Problem& problem, kget_error* error) {
   switch (backend) {
@@ -54,7 +64,7 @@ int read_operands(const kget_arg* raw_args, size_t nargs, Operands* operands, kg
 
 // out = act(input): same shape; any layout whose last dimension is contiguous (a contiguous pair
 // becomes one row).
-template <Activation kActivation>
+template <Activation kActivation, const char* kOp>
 int unary_op(const kget_arg* raw_args, size_t nargs, kget_error* error) {
   Operands operands;
   KGET_KERNEL_CHECK(read_operands(raw_args, nargs, &operands, error));
@@ -77,6 +87,7 @@ int unary_op(const kget_arg* raw_args, size_t nargs, kget_error* error) {
   }
   problem.dtype = input.dtype;
   problem.activation = kActivation;
+  problem.op = kOp;
   problem.out = out.data();
   problem.input = input.data();
   problem.stream = operands.stream;
@@ -85,7 +96,7 @@ int unary_op(const kget_arg* raw_args, size_t nargs, kget_error* error) {
 }
 
 // out[..., d] = act(input[..., :d]) * input[..., d:], input [..., 2d], as vLLM's *_and_mul.
-template <Activation kActivation>
+template <Activation kActivation, const char* kOp>
 int gated_op(const kget_arg* raw_args, size_t nargs, kget_error* error) {
   Operands operands;
   KGET_KERNEL_CHECK(read_operands(raw_args, nargs, &operands, error));
@@ -118,6 +129,7 @@ int gated_op(const kget_arg* raw_args, size_t nargs, kget_error* error) {
   KGET_KERNEL_CHECK(build_row_grid(rows, 2, last, &problem.grid, error));
   problem.dtype = input.dtype;
   problem.activation = kActivation;
+  problem.op = kOp;
   problem.d = d;
   problem.out = out.data();
   problem.input = input.data();
@@ -130,18 +142,20 @@ int gated_op(const kget_arg* raw_args, size_t nargs, kget_error* error) {
 
 // Static storage, valid for as long as the library is loaded (docs/kernel-abi.md).
 constexpr kget_op kOps[] = {
-    {"gelu_fast", KGET_ACTIVATION_SCHEMA("gelu_fast"), &guarded_op<unary_op<Activation::kGeluTanh>>,
+    {kGeluFast, KGET_ACTIVATION_SCHEMA("gelu_fast"),
+     &guarded_op<unary_op<Activation::kGeluTanh, kGeluFast>>, nullptr},
+    {kGeluTanh, KGET_ACTIVATION_SCHEMA("gelu_tanh"),
+     &guarded_op<unary_op<Activation::kGeluTanh, kGeluTanh>>, nullptr},
+    {kGelu, KGET_ACTIVATION_SCHEMA("gelu"), &guarded_op<unary_op<Activation::kGeluErf, kGelu>>,
      nullptr},
-    {"gelu_tanh", KGET_ACTIVATION_SCHEMA("gelu_tanh"), &guarded_op<unary_op<Activation::kGeluTanh>>,
+    {kSilu, KGET_ACTIVATION_SCHEMA("silu"), &guarded_op<unary_op<Activation::kSilu, kSilu>>,
      nullptr},
-    {"gelu", KGET_ACTIVATION_SCHEMA("gelu"), &guarded_op<unary_op<Activation::kGeluErf>>, nullptr},
-    {"silu", KGET_ACTIVATION_SCHEMA("silu"), &guarded_op<unary_op<Activation::kSilu>>, nullptr},
-    {"gelu_and_mul", KGET_ACTIVATION_SCHEMA("gelu_and_mul"),
-     &guarded_op<gated_op<Activation::kGeluErf>>, nullptr},
-    {"gelu_tanh_and_mul", KGET_ACTIVATION_SCHEMA("gelu_tanh_and_mul"),
-     &guarded_op<gated_op<Activation::kGeluTanh>>, nullptr},
-    {"silu_and_mul", KGET_ACTIVATION_SCHEMA("silu_and_mul"),
-     &guarded_op<gated_op<Activation::kSilu>>, nullptr},
+    {kGeluAndMul, KGET_ACTIVATION_SCHEMA("gelu_and_mul"),
+     &guarded_op<gated_op<Activation::kGeluErf, kGeluAndMul>>, nullptr},
+    {kGeluTanhAndMul, KGET_ACTIVATION_SCHEMA("gelu_tanh_and_mul"),
+     &guarded_op<gated_op<Activation::kGeluTanh, kGeluTanhAndMul>>, nullptr},
+    {kSiluAndMul, KGET_ACTIVATION_SCHEMA("silu_and_mul"),
+     &guarded_op<gated_op<Activation::kSilu, kSiluAndMul>>, nullptr},
 };
 
 #undef KGET_ACTIVATION_SCHEMA

@@ -124,15 +124,24 @@ uint32_t all_ones_bits(const HostTensor& tensor) {
   return tensor.element_size() == 4 ? 0xffffffffu : 0xffffu;
 }
 
+// Element `index` (row-major) is close to `expected`; else a failure that shows both.
+bool expect_element_close(const HostTensor& got, int64_t index, double expected,
+                          Tolerance tolerance) {
+  if (close(got.get(index), expected, tolerance)) {
+    return true;
+  }
+  ADD_FAILURE() << "element " << index << ": got " << got.get(index) << " (bits 0x" << std::hex
+                << got.bits(index) << std::dec << "), expected " << expected << " ("
+                << dtype_label(got.dtype()) << ", rtol " << tolerance.rtol << ", atol "
+                << tolerance.atol << ")";
+  return false;
+}
+
 // Every element is close to `expected` (row-major); stops after a few failures.
 void expect_close(const HostTensor& got, const std::vector<double>& expected, Tolerance tolerance) {
   int failures = 0;
   for (int64_t i = 0; i < got.numel() && failures < 5; ++i) {
-    if (!close(got.get(i), expected[static_cast<size_t>(i)], tolerance)) {
-      ADD_FAILURE() << "element " << i << ": got " << got.get(i) << " (bits 0x" << std::hex
-                    << got.bits(i) << std::dec << "), expected " << expected[static_cast<size_t>(i)]
-                    << " (" << dtype_label(got.dtype()) << ", rtol " << tolerance.rtol << ", atol "
-                    << tolerance.atol << ")";
+    if (!expect_element_close(got, i, expected[static_cast<size_t>(i)], tolerance)) {
       ++failures;
     }
   }
@@ -568,8 +577,78 @@ const std::vector<int64_t> kHiddenSizes = {
     63,   64,   65,   127,  255,  257,   1000,      1023,  1024,  2048,     4095,
     4096, 4097, 8191, 8192, 8193, 12289, 16384 + 3, 32768, 65536, 65536 + 5};
 
+// Tensors too large for the checks below: 2^28 elements take 2 GB as a float64 reference and
+// 1 GB as a snapshot. Their values are a function of (seed, index), so that a check computes a
+// row's inputs again instead of keeping a copy, and takes the float64 reference a row at a time.
+
+// A pseudo-random value in [-scale, scale) for element `index` (a splitmix64 hash).
+double value_at(uint64_t seed, int64_t index, double scale) {
+  uint64_t z = seed * 0x9e3779b97f4a7c15u + static_cast<uint64_t>(index);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+  z ^= z >> 31;
+  return scale * (static_cast<double>(z >> 11) * 0x1p-52 - 1.0);
+}
+
+// Element i of `tensor` (row-major) is value_at(seed, first + i, scale), rounded to the dtype.
+void fill_with_values(HostTensor* tensor, uint64_t seed, int64_t first, double scale) {
+  int64_t index = first;
+  tensor->fill([&] { return value_at(seed, index++, scale); });
+}
+
+// Element `index` of `got` has the bits of element `expected_index` of `expected`; else a
+// failure that says `what`.
+bool expect_same_bits(const HostTensor& got, int64_t index, const HostTensor& expected,
+                      int64_t expected_index, const char* what) {
+  if (got.bits(index) == expected.bits(expected_index)) {
+    return true;
+  }
+  ADD_FAILURE() << what << ": element " << index << " has bits 0x" << std::hex << got.bits(index)
+                << ", expected 0x" << expected.bits(expected_index) << std::dec;
+  return false;
+}
+
 class CudaRmsNorm : public CudaNumerics {
 protected:
+  // rms_norm(out, input, weight) on the device, out filled with 0xFF bytes first; out and input
+  // come back into the host tensors.
+  void rms_norm_on_device(const RowCase& c, double eps, HostTensor* input, HostTensor* out,
+                          HostTensor* weight) {
+    DeviceTensor device_input;
+    DeviceTensor device_out;
+    DeviceTensor device_weight;
+    ASSERT_STEP(device_input.create(input, c.first_misalign));
+    ASSERT_STEP(device_out.create(out, c.second_misalign));
+    ASSERT_STEP(device_weight.create(weight, c.weight_misalign));
+    ASSERT_STEP(device_input.upload());
+    ASSERT_STEP(device_weight.upload());
+    ASSERT_STEP(device_out.fill_with_ones());
+    ASSERT_STEP(run(rmsnorm_op("rms_norm"),
+                    {tensor_arg(device_out.dl()), tensor_arg(device_input.dl()),
+                     tensor_arg(device_weight.dl()), float_arg(eps), stream_arg(stream())}));
+    ASSERT_STEP(device_out.download());
+    ASSERT_STEP(device_input.download());
+  }
+
+  // fused_add_rms_norm(input, residual, weight) on the device; input and residual come back.
+  void fused_add_on_device(const RowCase& c, double eps, HostTensor* input, HostTensor* residual,
+                           HostTensor* weight) {
+    DeviceTensor device_input;
+    DeviceTensor device_residual;
+    DeviceTensor device_weight;
+    ASSERT_STEP(device_input.create(input, c.first_misalign));
+    ASSERT_STEP(device_residual.create(residual, c.second_misalign));
+    ASSERT_STEP(device_weight.create(weight, c.weight_misalign));
+    ASSERT_STEP(device_input.upload());
+    ASSERT_STEP(device_residual.upload());
+    ASSERT_STEP(device_weight.upload());
+    ASSERT_STEP(run(rmsnorm_op("fused_add_rms_norm"),
+                    {tensor_arg(device_input.dl()), tensor_arg(device_residual.dl()),
+                     tensor_arg(device_weight.dl()), float_arg(eps), stream_arg(stream())}));
+    ASSERT_STEP(device_input.download());
+    ASSERT_STEP(device_residual.download());
+  }
+
   void check_rms_norm(DType dtype, const RowCase& c, double eps, uint64_t seed) {
     SCOPED_TRACE("rms_norm " + describe(dtype, c));
     Random random(seed);
@@ -580,21 +659,7 @@ protected:
     input.fill([&] { return random.normal(scale); });
     weight.fill([&] { return 1.0 + random.normal(0.3); });
     const std::vector<uint32_t> input_before = snapshot(input);
-
-    DeviceTensor device_input;
-    DeviceTensor device_out;
-    DeviceTensor device_weight;
-    ASSERT_STEP(device_input.create(&input, c.first_misalign));
-    ASSERT_STEP(device_out.create(&out, c.second_misalign));
-    ASSERT_STEP(device_weight.create(&weight, c.weight_misalign));
-    ASSERT_STEP(device_input.upload());
-    ASSERT_STEP(device_weight.upload());
-    ASSERT_STEP(device_out.fill_with_ones());
-    ASSERT_STEP(run(rmsnorm_op("rms_norm"),
-                    {tensor_arg(device_out.dl()), tensor_arg(device_input.dl()),
-                     tensor_arg(device_weight.dl()), float_arg(eps), stream_arg(stream())}));
-    ASSERT_STEP(device_out.download());
-    ASSERT_STEP(device_input.download());
+    ASSERT_NO_FATAL_FAILURE(rms_norm_on_device(c, eps, &input, &out, &weight));
     expect_close(out, reference_rms_norm(input, weight, eps), dtype_tolerance(dtype));
     expect_written_exactly(out, all_ones_bits(out));
     expect_unchanged(input, input_before);
@@ -615,27 +680,115 @@ protected:
       expected_residual.set(i, round_to(dtype, input.get(i) + residual.get(i)));
     }
     const std::vector<double> expected_input = reference_rms_norm(expected_residual, weight, eps);
-
-    DeviceTensor device_input;
-    DeviceTensor device_residual;
-    DeviceTensor device_weight;
-    ASSERT_STEP(device_input.create(&input, c.first_misalign));
-    ASSERT_STEP(device_residual.create(&residual, c.second_misalign));
-    ASSERT_STEP(device_weight.create(&weight, c.weight_misalign));
-    ASSERT_STEP(device_input.upload());
-    ASSERT_STEP(device_residual.upload());
-    ASSERT_STEP(device_weight.upload());
-    ASSERT_STEP(run(rmsnorm_op("fused_add_rms_norm"),
-                    {tensor_arg(device_input.dl()), tensor_arg(device_residual.dl()),
-                     tensor_arg(device_weight.dl()), float_arg(eps), stream_arg(stream())}));
-    ASSERT_STEP(device_input.download());
-    ASSERT_STEP(device_residual.download());
+    ASSERT_NO_FATAL_FAILURE(fused_add_on_device(c, eps, &input, &residual, &weight));
     EXPECT_EQ(snapshot(residual), snapshot(expected_residual))
         << "residual is not input + residual";
     expect_close(input, expected_input, dtype_tolerance(dtype));
     // Both are written in place: their guards and row gaps keep the host poison.
     expect_written_exactly(input, input.poison_bits());
     expect_written_exactly(residual, residual.poison_bits());
+  }
+
+  // check_rms_norm on a contiguous [rows, hidden] too large for it: inputs from value_at, the
+  // reference and the comparisons a row at a time (host memory: the two tensors).
+  void check_rms_norm_row_by_row(DType dtype, const std::vector<int64_t>& shape, double eps,
+                                 uint64_t seed) {
+    const RowCase c = contiguous_rows(shape);
+    SCOPED_TRACE("rms_norm, checked row by row, " + describe(dtype, c));
+    const int64_t rows = shape[0];
+    const int64_t hidden = shape[1];
+    Random random(seed);
+    HostTensor input(dtype, shape);
+    HostTensor out(dtype, shape);
+    HostTensor weight(dtype, {hidden});
+    fill_with_values(&input, seed, 0, 2.0);
+    weight.fill([&] { return 1.0 + random.normal(0.3); });
+    ASSERT_NO_FATAL_FAILURE(rms_norm_on_device(c, eps, &input, &out, &weight));
+    HostTensor row_input(dtype, {hidden});
+    int failures = 0;
+    for (int64_t row = 0; row < rows && failures < 5; ++row) {
+      fill_with_values(&row_input, seed, row * hidden, 2.0);
+      const std::vector<double> expected = reference_rms_norm(row_input, weight, eps);
+      for (int64_t j = 0; j < hidden; ++j) {
+        const int64_t index = row * hidden + j;
+        if (!expect_same_bits(input, index, row_input, j, "a read-only tensor was modified") ||
+            !expect_element_close(out, index, expected[static_cast<size_t>(j)],
+                                  dtype_tolerance(dtype))) {
+          ++failures;
+          break; // on to the next row
+        }
+      }
+    }
+    expect_written_exactly(out, all_ones_bits(out));
+    expect_written_exactly(input, input.poison_bits()); // its guards
+  }
+
+  // check_fused_add on a contiguous [rows, hidden] too large for it, as above.
+  void check_fused_add_row_by_row(DType dtype, const std::vector<int64_t>& shape, double eps,
+                                  uint64_t seed) {
+    const RowCase c = contiguous_rows(shape);
+    SCOPED_TRACE("fused_add_rms_norm, checked row by row, " + describe(dtype, c));
+    const int64_t rows = shape[0];
+    const int64_t hidden = shape[1];
+    const uint64_t residual_seed = seed + 1;
+    Random random(seed);
+    HostTensor input(dtype, shape);
+    HostTensor residual(dtype, shape);
+    HostTensor weight(dtype, {hidden});
+    fill_with_values(&input, seed, 0, 1.0);
+    fill_with_values(&residual, residual_seed, 0, 3.0);
+    weight.fill([&] { return 1.0 + random.normal(0.3); });
+    ASSERT_NO_FATAL_FAILURE(fused_add_on_device(c, eps, &input, &residual, &weight));
+    HostTensor row_sum(dtype, {hidden}); // the row's input, then round(input + residual)
+    HostTensor row_residual(dtype, {hidden});
+    int failures = 0;
+    for (int64_t row = 0; row < rows && failures < 5; ++row) {
+      fill_with_values(&row_sum, seed, row * hidden, 1.0);
+      fill_with_values(&row_residual, residual_seed, row * hidden, 3.0);
+      for (int64_t j = 0; j < hidden; ++j) {
+        row_sum.set(j, round_to(dtype, row_sum.get(j) + row_residual.get(j)));
+      }
+      const std::vector<double> expected = reference_rms_norm(row_sum, weight, eps);
+      for (int64_t j = 0; j < hidden; ++j) {
+        const int64_t index = row * hidden + j;
+        if (!expect_same_bits(residual, index, row_sum, j, "residual is not input + residual") ||
+            !expect_element_close(input, index, expected[static_cast<size_t>(j)],
+                                  dtype_tolerance(dtype))) {
+          ++failures;
+          break;
+        }
+      }
+    }
+    expect_written_exactly(input, input.poison_bits());
+    expect_written_exactly(residual, residual.poison_bits());
+  }
+
+  // rms_norm with out = input: 9 rows of `hidden` at a row pitch of `pitch` elements (hidden:
+  // contiguous), `misalign` elements past a 16-byte boundary.
+  void check_rms_norm_in_place(DType dtype, int64_t hidden, int64_t pitch, int64_t misalign,
+                               uint64_t seed) {
+    SCOPED_TRACE(std::string("rms_norm in place, ") + dtype_label(dtype) + " hidden " +
+                 std::to_string(hidden) + " pitch " + std::to_string(pitch) + " misaligned " +
+                 std::to_string(misalign));
+    Random random(seed);
+    HostTensor x(dtype, {9, hidden},
+                 pitch == hidden ? std::vector<int64_t>{} : std::vector<int64_t>{pitch, 1});
+    HostTensor weight(dtype, {hidden});
+    x.fill([&] { return random.normal(2.0); });
+    weight.fill([&] { return random.normal(1.0); });
+    const std::vector<double> expected = reference_rms_norm(x, weight, 1e-6);
+    DeviceTensor device_x;
+    DeviceTensor device_weight;
+    ASSERT_STEP(device_x.create(&x, misalign));
+    ASSERT_STEP(device_weight.create(&weight));
+    ASSERT_STEP(device_x.upload());
+    ASSERT_STEP(device_weight.upload());
+    ASSERT_STEP(run(rmsnorm_op("rms_norm"),
+                    {tensor_arg(device_x.dl()), tensor_arg(device_x.dl()),
+                     tensor_arg(device_weight.dl()), float_arg(1e-6), stream_arg(stream())}));
+    ASSERT_STEP(device_x.download());
+    expect_close(x, expected, dtype_tolerance(dtype));
+    expect_written_exactly(x, x.poison_bits());
   }
 };
 
@@ -676,6 +829,11 @@ TEST_F(CudaRmsNorm, RowStrides) {
                    seed++);
     // Broadcast input rows (stride 0) into distinct out rows.
     check_rms_norm(dtype, strided_rows({4, 100}, {0, 1}, {}), 1e-6, seed++);
+    // Leading dimensions that cannot be merged (64 != 4 * 200) on the 16-byte path: strides of
+    // 64 and 200 elements are multiples of 16 bytes in every dtype, and the 12 rows of 64 at
+    // offsets i * 64 + j * 200 do not overlap. Row offsets take row_offsets' general case.
+    check_rms_norm(dtype, strided_rows({3, 4, 64}, {64, 200, 1}, {}), 1e-6, seed++);
+    check_rms_norm(dtype, strided_rows({3, 4, 64}, {}, {64, 200, 1}), 1e-6, seed++);
   }
 }
 
@@ -696,26 +854,24 @@ TEST_F(CudaRmsNorm, InPlace) {
   for (const DType dtype : kDTypes) {
     for (const int64_t hidden : {17, 4096, 16384 + 3}) {
       for (const int64_t misalign : {0, 1}) {
-        SCOPED_TRACE(std::string(dtype_label(dtype)) + " hidden " + std::to_string(hidden) +
-                     " misaligned " + std::to_string(misalign));
-        Random random(seed++);
-        HostTensor x(dtype, {9, hidden}, {hidden + 3, 1});
-        HostTensor weight(dtype, {hidden});
-        x.fill([&] { return random.normal(2.0); });
-        weight.fill([&] { return random.normal(1.0); });
-        const std::vector<double> expected = reference_rms_norm(x, weight, 1e-6);
-        DeviceTensor device_x;
-        DeviceTensor device_weight;
-        ASSERT_STEP(device_x.create(&x, misalign));
-        ASSERT_STEP(device_weight.create(&weight));
-        ASSERT_STEP(device_x.upload());
-        ASSERT_STEP(device_weight.upload());
-        ASSERT_STEP(run(rmsnorm_op("rms_norm"),
-                        {tensor_arg(device_x.dl()), tensor_arg(device_x.dl()),
-                         tensor_arg(device_weight.dl()), float_arg(1e-6), stream_arg(stream())}));
-        ASSERT_STEP(device_x.download());
-        expect_close(x, expected, dtype_tolerance(dtype));
-        expect_written_exactly(x, x.poison_bits());
+        check_rms_norm_in_place(dtype, hidden, hidden + 3, misalign, seed++);
+      }
+    }
+  }
+}
+
+// In place on the 16-byte path: a pitch of hidden (contiguous) or hidden + 8 elements keeps every
+// row on the 16-byte grid in every dtype. hidden 4096 and 16384 take the block-per-row path with
+// rows cached in registers (P = 1024 or 4096 float32 packs, 512 or 2048 half packs); 65536 the
+// two-pass streaming path (P = 16384 or 8192), whose second pass re-reads what it overwrites.
+TEST_F(CudaRmsNorm, InPlaceOnTheVectorPath) {
+  uint64_t seed = 1300;
+  for (const DType dtype : kDTypes) {
+    for (const int64_t hidden : {4096, 16384, 65536}) {
+      for (const int64_t pitch : {hidden, hidden + 8}) {
+        check_rms_norm_in_place(dtype, hidden, pitch, 0, seed++);
+        // fused_add_rms_norm is always in place, on both of its row tensors.
+        check_fused_add(dtype, strided_rows({9, hidden}, {pitch, 1}, {pitch, 1}), 1e-6, seed++);
       }
     }
   }
@@ -775,7 +931,41 @@ TEST_F(CudaRmsNorm, FusedAddLayouts) {
       check_fused_add(dtype, misaligned_rows({5, hidden}, 0, 3, 0), 1e-6, seed++);
       check_fused_add(dtype, misaligned_rows({5, hidden}, 0, 0, 1), 1e-6, seed++);
     }
+    // Unmergeable leading dimensions on the 16-byte path (CudaRmsNorm.RowStrides).
+    check_fused_add(dtype, strided_rows({3, 4, 64}, {64, 200, 1}, {}), 1e-6, seed++);
+    check_fused_add(dtype, strided_rows({3, 4, 64}, {64, 200, 1}, {64, 200, 1}), 1e-6, seed++);
   }
+}
+
+// Rows past the grid's cap of cuda::kMaxGridBlocks = 65536 blocks, which blocks reach by going
+// round again (rmsnorm_cuda.cu, plan_rows). P is the packs per row: 16-byte packs (4 float32 or 8
+// half values) where every row is 16-byte aligned and hidden a whole number of them, else one
+// element; a warp per row for P <= 128, a block per row for P <= 4096, else streaming.
+//   [300000, 8], every dtype: P = 2 (float32) or 1, a warp per row and 4 rows a block:
+//     ceil(300000 / 4) = 75000 blocks > 65536, and 65536 * 4 = 262144 < 300000 rows.
+//   [70000, 131], float16: 131 % 8 != 0, so one-element packs, P = 131 > 128: a block per row,
+//     70000 rows > 65536 blocks.
+//   [70000, 1024], float32: P = 1024 / 4 = 256, in (128, 4096]: a block per row (cached),
+//     70000 > 65536.
+// Host memory: at most about 2.2 GB (fused_add_rms_norm on [70000, 1024] float32).
+TEST_F(CudaRmsNorm, RowsPastTheGridCap) {
+  uint64_t seed = 1200;
+  for (const DType dtype : kDTypes) {
+    check_rms_norm(dtype, contiguous_rows({300000, 8}), 1e-6, seed++);
+    check_fused_add(dtype, contiguous_rows({300000, 8}), 1e-6, seed++);
+  }
+  check_rms_norm(DType::kFloat16, contiguous_rows({70000, 131}), 1e-6, seed++);
+  check_fused_add(DType::kFloat16, contiguous_rows({70000, 131}), 1e-6, seed++);
+  check_rms_norm(DType::kFloat32, contiguous_rows({70000, 1024}), 1e-6, seed++);
+  check_fused_add(DType::kFloat32, contiguous_rows({70000, 1024}), 1e-6, seed++);
+}
+
+// The streaming path past the grid's cap: [65540, 4099] float16, 4099 % 8 != 0, so one-element
+// packs, P = 4099 > 4096, a block per row: 65540 rows > 65536 blocks. 268.7M elements (537 MB a
+// tensor, 805 MB with HostTensor's slot map), so checked row by row: about 1.6 GB of host memory.
+TEST_F(CudaRmsNorm, LongRowsPastTheGridCap) {
+  check_rms_norm_row_by_row(DType::kFloat16, {65540, 4099}, 1e-6, 1250);
+  check_fused_add_row_by_row(DType::kFloat16, {65540, 4099}, 1e-6, 1260);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -861,6 +1051,28 @@ protected:
     expect_written_exactly(out,
                            poison == Poison::kAllOnes ? all_ones_bits(out) : out.poison_bits());
     expect_unchanged(input, input_before);
+  }
+
+  // A unary op with out = input: 7 rows of 1001 at a row pitch of `pitch` elements,
+  // `misalign` elements past a 16-byte boundary.
+  void check_in_place(const ActivationOp& op, DType dtype, int64_t pitch, int64_t misalign,
+                      const std::function<double()>& next) {
+    SCOPED_TRACE(std::string(op.name) + " in place, " + dtype_label(dtype) + " pitch " +
+                 std::to_string(pitch) + " misaligned " + std::to_string(misalign));
+    HostTensor x(dtype, {7, 1001}, {pitch, 1});
+    x.fill(next);
+    std::vector<double> expected(static_cast<size_t>(x.numel()));
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      expected[static_cast<size_t>(i)] = op.reference(x.get(i));
+    }
+    DeviceTensor device_x;
+    ASSERT_STEP(device_x.create(&x, misalign));
+    ASSERT_STEP(device_x.upload());
+    ASSERT_STEP(run(activation_op(op.name),
+                    {tensor_arg(device_x.dl()), tensor_arg(device_x.dl()), stream_arg(stream())}));
+    ASSERT_STEP(device_x.download());
+    expect_close(x, expected, dtype_tolerance(dtype));
+    expect_written_exactly(x, x.poison_bits());
   }
 
   static std::vector<double> expected_of(const ActivationOp& op, const HostTensor& input,
@@ -961,24 +1173,53 @@ TEST_F(CudaActivation, ElementwiseStridedMisalignedAndInPlace) {
         check(op, dtype, misaligned({numel}, 0, 1), next);
         check(op, dtype, misaligned({numel}, 3, 3), next); // equally misaligned
       }
+      // The 16-byte path with a tail on every row: a pitch of 40 elements keeps each row on the
+      // 16-byte grid in every dtype, and 33 = 4 * 8 + 1 = 8 * 4 + 1 leaves one element a row.
+      check(op, dtype, strided({5, 33}, {40, 1}, {40, 1}), next);
+      // Leading dimensions that cannot be merged (64 != 4 * 200) on the 16-byte path (strides of
+      // 64 and 200 elements are multiples of 16 bytes in every dtype; the rows do not overlap).
+      check(op, dtype, strided({3, 4, 64}, {64, 200, 1}, {}), next);
 
-      SCOPED_TRACE(std::string(op.name) + " in place, " + dtype_label(dtype));
-      for (const int64_t misalign : {0, 1}) {
-        HostTensor x(dtype, {7, 1001}, {1010, 1});
-        x.fill(next);
-        std::vector<double> expected(static_cast<size_t>(x.numel()));
-        for (int64_t i = 0; i < x.numel(); ++i) {
-          expected[static_cast<size_t>(i)] = op.reference(x.get(i));
+      // A pitch of 1010 takes every row after the first off the 16-byte grid (1010 * 2 and
+      // 1010 * 4 bytes are no multiples of 16); 1008 keeps every row on it, in every dtype, so
+      // misalign 0 runs in place on the 16-byte path (1001 = 125 * 8 + 1 = 250 * 4 + 1: a tail).
+      for (const int64_t pitch : {1010, 1008}) {
+        for (const int64_t misalign : {0, 1}) {
+          check_in_place(op, dtype, pitch, misalign, next);
         }
-        DeviceTensor device_x;
-        ASSERT_STEP(device_x.create(&x, misalign));
-        ASSERT_STEP(device_x.upload());
-        ASSERT_STEP(run(activation_op(op.name), {tensor_arg(device_x.dl()),
-                                                 tensor_arg(device_x.dl()), stream_arg(stream())}));
-        ASSERT_STEP(device_x.download());
-        expect_close(x, expected, dtype_tolerance(dtype));
-        expect_written_exactly(x, x.poison_bits());
       }
+    }
+  }
+}
+
+// Rows and columns past the grid's caps (activation_cuda.cu, plan): gridDim.y <= 65535
+// (cuda::kMaxGridY) and gridDim.x * gridDim.y <= 65536 blocks (cuda::kMaxGridBlocks); threads go
+// round again over the rows and columns beyond. Blocks are 256 threads: min(256, packs rounded up
+// to 32) columns by 256 / columns rows.
+//   gated [600000, 2], every op and dtype: d = 1, one-element packs, 32 columns by 8 rows:
+//     ceil(600000 / 8) = 75000 block rows > 65535, and 65535 * 8 = 524280 < 600000 rows.
+//   gated [70000, 1030] float32: d = 515, 515 % 4 != 0, so one-element packs, 256 columns by 1
+//     row: 70000 block rows > 65535, and max(1, 65536 / 65535) = 1 block column of 256 threads
+//     < 515 packs, so each row takes 3 rounds.
+//   unary [600000, 3], row pitch 4, every op and dtype: float32 rows are 16-byte aligned, with
+//     3 / 4 = 0 packs and a tail of 3; half rows (8 bytes apart) are one-element packs, 3 a row;
+//     either way 32 columns by 8 rows, 75000 block rows > 65535.
+// Host memory: at most about 1.4 GB ([70000, 1030] float32).
+TEST_F(CudaActivation, RowsAndColumnsPastTheGridCaps) {
+  uint64_t seed = 1400;
+  for (const ActivationOp& op : kActivationOps) {
+    for (const DType dtype : kDTypes) {
+      Random random(seed++);
+      auto next = [&] { return random.normal(3.0); };
+      if (op.gated) {
+        check(op, dtype, contiguous({600000, 2}), next);
+      } else {
+        check(op, dtype, strided({600000, 3}, {4, 1}, {4, 1}), next);
+      }
+    }
+    if (op.gated) {
+      Random random(seed++);
+      check(op, DType::kFloat32, contiguous({70000, 1030}), [&] { return random.normal(3.0); });
     }
   }
 }
@@ -1011,6 +1252,10 @@ TEST_F(CudaActivation, Gated) {
       int64_t i = 0;
       check(op, dtype, contiguous({4, 30002}),
             [&] { return -30.0 + 60.0 * static_cast<double>(i++ % 30002) / 30001; });
+      // Leading dimensions that cannot be merged (128 != 4 * 400) on the 16-byte path: d = 64
+      // packs evenly, strides of 128 and 400 elements are multiples of 16 bytes in every dtype,
+      // and the rows of 128 at i * 128 + j * 400 do not overlap.
+      check(op, dtype, strided({3, 4, 128}, {128, 400, 1}, {}), next);
     }
   }
 }

@@ -27,8 +27,6 @@ constexpr int kBlockThreads = 256;
 // would be accurate to 2 ulp, but 1 + tanh(u) cancels for x << 0 (5e-5 relative at x = -3).
 // y = +inf gives x / inf = 0 (NaN for x = -inf); NaN stays NaN.
 struct GeluTanh {
-  static constexpr const char* kUnaryName = "gelu_fast/gelu_tanh";
-  static constexpr const char* kGatedName = "gelu_tanh_and_mul";
   __device__ __forceinline__ static float apply(float x) {
     // -2k log2(e) (1 + 0.044715 x^2), k = sqrt(2/pi)
     const float y_over_x = fmaf(x * x, -0.10294324f, -2.30220820f);
@@ -39,15 +37,11 @@ struct GeluTanh {
 // GELU, exact: x Phi(x). normcdff is accurate to 5 ulp over the whole range, both tails
 // included (x/2 (1 + erf(x / sqrt 2)) would cancel for x << 0).
 struct GeluErf {
-  static constexpr const char* kUnaryName = "gelu";
-  static constexpr const char* kGatedName = "gelu_and_mul";
   __device__ __forceinline__ static float apply(float x) { return x * normcdff(x); }
 };
 
 // SiLU: x / (1 + e^-x).
 struct Silu {
-  static constexpr const char* kUnaryName = "silu";
-  static constexpr const char* kGatedName = "silu_and_mul";
   __device__ __forceinline__ static float apply(float x) { return x / (1.0f + expf(-x)); }
 };
 
@@ -183,31 +177,34 @@ Launch plan(int64_t rows, int64_t packs) {
   return launch;
 }
 
+// Calls fn(Act{}) with the functor of `activation`; returns what fn returns, or
+// KGET_KERNEL_ERROR_INTERNAL (nothing called) for an activation it does not know.
 template <class Fn>
-void with_activation(Activation activation, Fn&& fn) {
+int with_activation(Activation activation, Fn&& fn) {
   switch (activation) {
   case Activation::kGeluTanh:
-    fn(GeluTanh{});
-    break;
+    return fn(GeluTanh{});
   case Activation::kGeluErf:
-    fn(GeluErf{});
-    break;
+    return fn(GeluErf{});
   case Activation::kSilu:
-    fn(Silu{});
-    break;
+    return fn(Silu{});
   }
+  return KGET_KERNEL_ERROR_INTERNAL;
 }
 
-const char* unary_name(Activation activation) {
-  const char* name = "activation";
-  with_activation(activation, [&](auto act) { name = decltype(act)::kUnaryName; });
-  return name;
-}
-
-const char* gated_name(Activation activation) {
-  const char* name = "activation";
-  with_activation(activation, [&](auto act) { name = decltype(act)::kGatedName; });
-  return name;
+// The status of with_activation and with_element_type: anything but OK means the problem's
+// activation or dtype has no kernel here and nothing was launched. ops.cpp builds only known
+// ones, so this is a bug in the kernel.
+int check_dispatched(int status, const char* op, DType dtype, Activation activation,
+                     kget_error* error) {
+  if (status == KGET_KERNEL_OK) {
+    return KGET_KERNEL_OK;
+  }
+  return kget_set_error(
+      error, KGET_KERNEL_ERROR_INTERNAL,
+      "%s: the CUDA backend has no kernel for dtype %d and activation %d, which "
+      "ops.cpp accepted; this is a bug in the activation kernel, please report it",
+      op, static_cast<int>(dtype), static_cast<int>(activation));
 }
 
 // 16-byte packs need every row start of out and input on a 16-byte boundary.
@@ -237,18 +234,17 @@ int run_cuda(const UnaryProblem& problem, kget_error* error) {
   if (problem.grid.rows == 0 || problem.cols == 0) {
     return KGET_KERNEL_OK;
   }
-  const char* name = unary_name(problem.activation);
   cuda::DeviceGuard guard;
-  KGET_KERNEL_CHECK(guard.enter(problem.device, name, error));
+  KGET_KERNEL_CHECK(guard.enter(problem.device, problem.op, error));
   const auto stream = static_cast<cudaStream_t>(problem.stream);
   UnaryArgs args;
   args.grid = problem.grid;
   args.cols = problem.cols;
   args.out = problem.out;
   args.input = problem.input;
-  with_activation(problem.activation, [&](auto act) {
+  const int launched = with_activation(problem.activation, [&](auto act) {
     using Act = decltype(act);
-    cuda::with_element_type(problem.dtype, [&](auto element) {
+    return cuda::with_element_type(problem.dtype, [&](auto element) {
       using E = decltype(element);
       if (rows_vector_aligned<E>(problem.grid, problem.out, problem.input)) {
         launch_unary<Act, E, cuda::kVectorCount<E>>(args, stream);
@@ -258,25 +254,26 @@ int run_cuda(const UnaryProblem& problem, kget_error* error) {
       return KGET_KERNEL_OK;
     });
   });
-  return cuda::check_launch(error, name, problem.device);
+  KGET_KERNEL_CHECK(
+      check_dispatched(launched, problem.op, problem.dtype, problem.activation, error));
+  return cuda::check_launch(error, problem.op, problem.device);
 }
 
 int run_cuda(const GatedProblem& problem, kget_error* error) {
   if (problem.grid.rows == 0 || problem.d == 0) {
     return KGET_KERNEL_OK;
   }
-  const char* name = gated_name(problem.activation);
   cuda::DeviceGuard guard;
-  KGET_KERNEL_CHECK(guard.enter(problem.device, name, error));
+  KGET_KERNEL_CHECK(guard.enter(problem.device, problem.op, error));
   const auto stream = static_cast<cudaStream_t>(problem.stream);
   GatedArgs args;
   args.grid = problem.grid;
   args.d = problem.d;
   args.out = problem.out;
   args.input = problem.input;
-  with_activation(problem.activation, [&](auto act) {
+  const int launched = with_activation(problem.activation, [&](auto act) {
     using Act = decltype(act);
-    cuda::with_element_type(problem.dtype, [&](auto element) {
+    return cuda::with_element_type(problem.dtype, [&](auto element) {
       using E = decltype(element);
       if (problem.d % cuda::kVectorCount<E> == 0 &&
           rows_vector_aligned<E>(problem.grid, problem.out, problem.input)) {
@@ -287,7 +284,9 @@ int run_cuda(const GatedProblem& problem, kget_error* error) {
       return KGET_KERNEL_OK;
     });
   });
-  return cuda::check_launch(error, name, problem.device);
+  KGET_KERNEL_CHECK(
+      check_dispatched(launched, problem.op, problem.dtype, problem.activation, error));
+  return cuda::check_launch(error, problem.op, problem.device);
 }
 
 } // namespace kget_kernels::activation

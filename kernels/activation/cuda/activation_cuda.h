@@ -11,7 +11,9 @@ namespace kget_kernels::activation {
 
 // Enqueues the op on problem.stream and returns without waiting for it. KGET_KERNEL_ERROR_DEVICE
 // (with the CUDA error and what to do) when the device cannot be made current or the launch
-// fails; nothing is launched, and no CUDA call is made, for an empty problem.
+// fails; KGET_KERNEL_ERROR_INTERNAL, with nothing launched, for a dtype or activation it has no
+// kernel for (ops.cpp passes none). Nothing is launched, and no CUDA call is made, for an empty
+// problem. Messages name the op as problem.op.
 int run_cuda(const UnaryProblem& problem, kget_error* error);
 int run_cuda(const GatedProblem& problem, kget_error* error);
 

@@ -311,6 +311,18 @@ bool vectorizable(const RowGrid& grid, int64_t hidden, const void* first, const 
          cuda::row_strides_aligned(grid, sizeof(typename E::Storage));
 }
 
+// with_element_type's status: anything but OK means `dtype` has no kernel here and nothing was
+// launched. ops.cpp admits float32, float16 and bfloat16 only, so this is a bug in the kernel.
+int check_element_type(int status, DType dtype, const char* op, kget_error* error) {
+  if (status == KGET_KERNEL_OK) {
+    return KGET_KERNEL_OK;
+  }
+  return kget_set_error(error, KGET_KERNEL_ERROR_INTERNAL,
+                        "%s: the CUDA backend has no kernel for dtype %d, which ops.cpp accepted; "
+                        "this is a bug in the rmsnorm kernel, please report it",
+                        op, static_cast<int>(dtype));
+}
+
 } // namespace
 
 int run_cuda(const RmsNormProblem& problem, kget_error* error) {
@@ -327,7 +339,7 @@ int run_cuda(const RmsNormProblem& problem, kget_error* error) {
   args.out = problem.out;
   args.input = problem.input;
   args.weight = problem.weight;
-  cuda::with_element_type(problem.dtype, [&](auto element) {
+  const int launched = cuda::with_element_type(problem.dtype, [&](auto element) {
     using E = decltype(element);
     constexpr int kVector = cuda::kVectorCount<E>;
     if (vectorizable<E>(problem.grid, problem.hidden, problem.out, problem.input, problem.weight)) {
@@ -339,6 +351,7 @@ int run_cuda(const RmsNormProblem& problem, kget_error* error) {
     }
     return KGET_KERNEL_OK;
   });
+  KGET_KERNEL_CHECK(check_element_type(launched, problem.dtype, "rms_norm", error));
   return cuda::check_launch(error, "rms_norm", problem.device);
 }
 
@@ -356,7 +369,7 @@ int run_cuda(const FusedAddRmsNormProblem& problem, kget_error* error) {
   args.input = problem.input;
   args.residual = problem.residual;
   args.weight = problem.weight;
-  cuda::with_element_type(problem.dtype, [&](auto element) {
+  const int launched = cuda::with_element_type(problem.dtype, [&](auto element) {
     using E = decltype(element);
     constexpr int kVector = cuda::kVectorCount<E>;
     if (vectorizable<E>(problem.grid, problem.hidden, problem.input, problem.residual,
@@ -369,6 +382,7 @@ int run_cuda(const FusedAddRmsNormProblem& problem, kget_error* error) {
     }
     return KGET_KERNEL_OK;
   });
+  KGET_KERNEL_CHECK(check_element_type(launched, problem.dtype, "fused_add_rms_norm", error));
   return cuda::check_launch(error, "fused_add_rms_norm", problem.device);
 }
 
