@@ -202,12 +202,12 @@ std::string reason_to_skip(const KernelSpec& kernel, const MatrixCell& cell) {
   return {};
 }
 
-// The CMake project of one variant: one MODULE library, linked the manylinux way.
 // The stub libraries of glibc_pins.hpp to link against; none on the first link.
 struct PinnedLink {
   std::vector<fs::path> stubs;
 };
 
+// The CMake project of one variant: one MODULE library, linked the manylinux way.
 std::string generate_cmake(const KernelSpec& kernel, const MatrixCell& cell,
                            const std::optional<CudaToolchain>& cuda, const fs::path& binary_dir,
                            const PinnedLink& pins) {
