@@ -337,7 +337,8 @@ TEST(HostElf, ReadsNeededSymbolVersionsOfThisProgram) {
   ASSERT_TRUE(symbols.has_value()) << symbols.error().message;
   bool found = false;
   for (const auto& symbol : *symbols) {
-    if (symbol.name == "memcpy" && !symbol.defined) {
+    // Not memcpy: under AddressSanitizer the runtime's interceptor answers it, unversioned.
+    if (symbol.name == "gnu_get_libc_version" && !symbol.defined) {
       found = true;
       EXPECT_TRUE(symbol.version.starts_with("GLIBC_")) << symbol.version;
     }
