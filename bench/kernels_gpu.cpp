@@ -12,19 +12,22 @@
 //   export KGET_ACTIVATION_CUDA_LIBRARY=.../build/kget1-cu130-x86_64-linux/libactivation.so
 //   bench_kernels_gpu [--benchmark_repetitions=5]
 #include "../tests/kernels/cuda_driver.h"
+#include "../tests/kernels/kernel_test_support.h"
 
 #include <benchmark/benchmark.h>
 #include <cstdio>
 #include <cstdlib>
-#include <dlfcn.h>
 #include <kget/kernel_abi.h>
-#include <map>
 #include <string>
 #include <vector>
 
 namespace {
 
 namespace cuda = kget_kernel_tests::cuda;
+using kget_kernel_tests::float_arg;
+using kget_kernel_tests::KernelLibrary;
+using kget_kernel_tests::stream_arg;
+using kget_kernel_tests::tensor_arg;
 
 // bfloat16 (kDLBfloat, 16 bits): what RMSNorm and the activations mostly see in LLM inference.
 constexpr DLDataType k_bf16 = {kDLBfloat, 16, 1};
@@ -45,30 +48,18 @@ void check(const std::string& result) {
   }
 }
 
-// The ops of one CUDA variant library, by name.
-std::map<std::string, kget_op_fn> load_ops(const char* variable) {
+// The CUDA variant library named by `variable`, loaded as kget loads it.
+const KernelLibrary& load_library(const char* variable) {
   const char* path = std::getenv(variable);
   if (path == nullptr || *path == '\0') {
     fail(std::string(variable) + " is not set: point it at the CUDA variant's library "
                                  "(kget build kernels/<name> writes build/kget1-cu130-*/lib*.so)");
   }
-  void* handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (handle == nullptr) {
-    fail(std::string("dlopen ") + path + ": " + dlerror());
+  const auto* library = new KernelLibrary(path); // kept for the process, like kget's
+  if (!library->load_error().empty()) {
+    fail(std::string(path) + ": " + library->load_error());
   }
-  using Init = const kget_kernel_descriptor* (*)(uint32_t, uint32_t);
-  auto init = reinterpret_cast<Init>(dlsym(handle, "kget_kernel_init"));
-  const kget_kernel_descriptor* descriptor =
-      init != nullptr ? init(KGET_KERNEL_ABI_VERSION_MAJOR, KGET_KERNEL_ABI_VERSION_MINOR)
-                      : nullptr;
-  if (descriptor == nullptr) {
-    fail(std::string(path) + ": no kget kernel descriptor");
-  }
-  std::map<std::string, kget_op_fn> ops;
-  for (size_t i = 0; i < descriptor->num_ops; ++i) {
-    ops[descriptor->ops[i].name] = descriptor->ops[i].call;
-  }
-  return ops;
+  return *library;
 }
 
 // A contiguous device tensor, filled with small values so that no op overflows.
@@ -92,27 +83,6 @@ struct DeviceTensor {
   cuda::DeviceBuffer buffer;
   DLTensor dl{};
 };
-
-kget_arg tensor_arg(const DeviceTensor& tensor) {
-  kget_arg arg{};
-  arg.kind = KGET_ARG_TENSOR;
-  arg.value.tensor = &tensor.dl;
-  return arg;
-}
-
-kget_arg float_arg(double value) {
-  kget_arg arg{};
-  arg.kind = KGET_ARG_FLOAT;
-  arg.value.f = value;
-  return arg;
-}
-
-kget_arg stream_arg(cuda::CUstream stream) {
-  kget_arg arg{};
-  arg.kind = KGET_ARG_STREAM;
-  arg.value.stream = stream;
-  return arg;
-}
 
 // GB/s of the largest device-to-device copy so far (the copy runs first): the 100% of "copy%".
 double g_copy_gbps = 0;
@@ -158,10 +128,10 @@ cuda::CUstream bench_stream() {
   return stream.handle();
 }
 
-void call_or_die(kget_op_fn op, const std::vector<kget_arg>& args) {
-  kget_error error{};
-  if (op(args.data(), args.size(), &error) != KGET_KERNEL_OK) {
-    fail(std::string("op failed: ") + error.message);
+void call_or_die(const KernelLibrary& library, const char* op, const std::vector<kget_arg>& args) {
+  std::string message;
+  if (kget_kernel_tests::call(library.op(op), args, &message) != KGET_KERNEL_OK) {
+    fail(std::string(op) + " failed: " + message);
   }
 }
 
@@ -181,55 +151,55 @@ void BM_DeviceCopy(benchmark::State& state) {
 }
 
 void BM_RmsNorm(benchmark::State& state, DLDataType dtype) {
-  static const auto ops = load_ops("KGET_RMSNORM_CUDA_LIBRARY");
+  static const KernelLibrary& library = load_library("KGET_RMSNORM_CUDA_LIBRARY");
   int64_t rows = state.range(0);
   int64_t hidden = state.range(1);
   DeviceTensor out({rows, hidden}, dtype);
   DeviceTensor input({rows, hidden}, dtype);
   DeviceTensor weight({hidden}, dtype);
   cuda::CUstream stream = bench_stream();
-  std::vector<kget_arg> args = {tensor_arg(out), tensor_arg(input), tensor_arg(weight),
+  std::vector<kget_arg> args = {tensor_arg(&out.dl), tensor_arg(&input.dl), tensor_arg(&weight.dl),
                                 float_arg(1e-6), stream_arg(stream)};
   run_timed(state, stream, out.bytes + input.bytes + weight.bytes,
-            [&] { call_or_die(ops.at("rms_norm"), args); });
+            [&] { call_or_die(library, "rms_norm", args); });
 }
 
 void BM_FusedAddRmsNorm(benchmark::State& state, DLDataType dtype) {
-  static const auto ops = load_ops("KGET_RMSNORM_CUDA_LIBRARY");
+  static const KernelLibrary& library = load_library("KGET_RMSNORM_CUDA_LIBRARY");
   int64_t rows = state.range(0);
   int64_t hidden = state.range(1);
   DeviceTensor input({rows, hidden}, dtype);
   DeviceTensor residual({rows, hidden}, dtype);
   DeviceTensor weight({hidden}, dtype);
   cuda::CUstream stream = bench_stream();
-  std::vector<kget_arg> args = {tensor_arg(input), tensor_arg(residual), tensor_arg(weight),
-                                float_arg(1e-6), stream_arg(stream)};
+  std::vector<kget_arg> args = {tensor_arg(&input.dl), tensor_arg(&residual.dl),
+                                tensor_arg(&weight.dl), float_arg(1e-6), stream_arg(stream)};
   // Reads input and residual, writes both.
   run_timed(state, stream, 2 * (input.bytes + residual.bytes) + weight.bytes,
-            [&] { call_or_die(ops.at("fused_add_rms_norm"), args); });
+            [&] { call_or_die(library, "fused_add_rms_norm", args); });
 }
 
 void BM_GeluFast(benchmark::State& state, DLDataType dtype) {
-  static const auto ops = load_ops("KGET_ACTIVATION_CUDA_LIBRARY");
+  static const KernelLibrary& library = load_library("KGET_ACTIVATION_CUDA_LIBRARY");
   int64_t count = state.range(0) << 20;
   DeviceTensor out({count}, dtype);
   DeviceTensor input({count}, dtype);
   cuda::CUstream stream = bench_stream();
-  std::vector<kget_arg> args = {tensor_arg(out), tensor_arg(input), stream_arg(stream)};
+  std::vector<kget_arg> args = {tensor_arg(&out.dl), tensor_arg(&input.dl), stream_arg(stream)};
   run_timed(state, stream, out.bytes + input.bytes,
-            [&] { call_or_die(ops.at("gelu_fast"), args); });
+            [&] { call_or_die(library, "gelu_fast", args); });
 }
 
 void BM_SiluAndMul(benchmark::State& state, DLDataType dtype) {
-  static const auto ops = load_ops("KGET_ACTIVATION_CUDA_LIBRARY");
+  static const KernelLibrary& library = load_library("KGET_ACTIVATION_CUDA_LIBRARY");
   int64_t rows = state.range(0);
   int64_t d = state.range(1);
   DeviceTensor out({rows, d}, dtype);
   DeviceTensor input({rows, 2 * d}, dtype);
   cuda::CUstream stream = bench_stream();
-  std::vector<kget_arg> args = {tensor_arg(out), tensor_arg(input), stream_arg(stream)};
+  std::vector<kget_arg> args = {tensor_arg(&out.dl), tensor_arg(&input.dl), stream_arg(stream)};
   run_timed(state, stream, out.bytes + input.bytes,
-            [&] { call_or_die(ops.at("silu_and_mul"), args); });
+            [&] { call_or_die(library, "silu_and_mul", args); });
 }
 
 void register_benchmarks() {
