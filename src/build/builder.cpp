@@ -1,5 +1,6 @@
 #include "build/builder.hpp"
 
+#include "build/deps.hpp"
 #include "build/elf_inspect.hpp"
 #include "build/glibc_pins.hpp"
 #include "build/process.hpp"
@@ -9,6 +10,7 @@
 #include "util/fs.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -23,6 +25,44 @@ namespace {
 
 constexpr size_t k_max_library_size = size_t{4} << 30;
 constexpr size_t k_log_lines_shown = 40;
+
+constexpr double k_gib = 1024.0 * 1024.0 * 1024.0;
+// What an nvcc unit without heavy headers peaks at, with margin (docs/build.md, "Memory").
+constexpr uint64_t k_default_unit_memory = uint64_t{3} << 29; // 1.5 GiB
+
+// MemAvailable, capped by a cgroup v2 limit where one is set; 8 GiB when neither can be read.
+uint64_t available_memory() {
+  uint64_t available = uint64_t{8} << 30;
+  if (auto meminfo = util::read_file("/proc/meminfo")) {
+    std::smatch match;
+    static const std::regex line(R"(MemAvailable:\s+(\d+) kB)");
+    if (std::regex_search(*meminfo, match, line)) {
+      available = std::stoull(match[1]) * 1024;
+    }
+  }
+  auto max = util::read_file("/sys/fs/cgroup/memory.max");
+  auto current = util::read_file("/sys/fs/cgroup/memory.current");
+  if (max && current) {
+    uint64_t limit = 0;
+    uint64_t used = 0;
+    std::string_view max_text = util::trim(*max);
+    std::string_view used_text = util::trim(*current);
+    // "max" (no limit) does not parse, and leaves MemAvailable alone.
+    if (std::from_chars(max_text.data(), max_text.data() + max_text.size(), limit).ec ==
+            std::errc{} &&
+        std::from_chars(used_text.data(), used_text.data() + used_text.size(), used).ec ==
+            std::errc{} &&
+        limit > used) {
+      available = std::min(available, limit - used);
+    }
+  }
+  return available;
+}
+
+// "ccache" when it runs (found the way every child process is, through PATH), else empty.
+std::string find_ccache() {
+  return capture_output({"ccache", "--version"}) ? "ccache" : "";
+}
 
 std::string host_cpu() {
   utsname name{};
@@ -57,13 +97,22 @@ std::vector<std::string> path_strings(const std::vector<fs::path>& paths) {
   return strings;
 }
 
-// The CUDA toolchain of a cell, once found.
+// The CUDA sources of one set of targets: a [kernel.cuda.group.<name>], or (name empty) every
+// .cu of a kernel without groups.
+struct BuiltGroup {
+  std::string name;
+  std::vector<metadata::CudaTarget> targets; // SASS, then PTX
+  std::vector<fs::path> sources;
+  std::vector<std::string> cuda_flags;
+};
+
+// The CUDA toolchain of a cell, once found, and what the kernel builds with it.
 struct CudaToolchain {
   fs::path nvcc;
   fs::path cudart_static;
   fs::path include;
-  std::vector<metadata::CudaTarget> sass; // kernel ∩ cell
-  std::optional<metadata::CudaTarget> ptx;
+  std::vector<BuiltGroup> groups;
+  std::vector<metadata::CudaTarget> shared_targets; // of [kernel.cuda] src in group mode
 };
 
 struct Plan {
@@ -71,6 +120,14 @@ struct Plan {
   std::string variant;
   std::string skipped;
   std::optional<CudaToolchain> cuda;
+};
+
+// Options of the generated project that are not in build.toml or the matrix.
+struct ProjectSettings {
+  std::vector<fs::path> dep_includes;
+  std::vector<std::string> dep_cuda_flags;
+  int nvcc_jobs = 1;    // the Ninja pool nvcc units run in
+  std::string launcher; // ccache, or empty
 };
 
 std::string gencode(const metadata::CudaTarget& target) {
@@ -146,8 +203,127 @@ Result<CudaToolchain> wheel_toolchain(const MatrixCell& cell, const fs::path& wo
   return CudaToolchain{*nvcc, *cudart, cudart->parent_path().parent_path() / "include", {}, {}};
 }
 
-Result<CudaToolchain> find_cuda_toolchain(const MatrixCell& cell, const KernelSpec& kernel,
-                                          const fs::path& work) {
+bool arch_wanted(const std::vector<util::MajorMinor>& filter, const metadata::CudaTarget& target) {
+  return filter.empty() ||
+         std::find(filter.begin(), filter.end(), target.capability) != filter.end();
+}
+
+std::string joined_targets(const std::vector<metadata::CudaTarget>& targets,
+                           std::string_view separator) {
+  std::vector<std::string> names;
+  for (const auto& target : targets) {
+    names.push_back(metadata::to_string(target));
+  }
+  return util::join(names, separator);
+}
+
+// Why the cell's toolkit cannot build `wanted`, or empty. The cell's sass list is what its
+// toolkit builds (by capability); suffixes need the toolkit that introduced them.
+std::string unbuildable(const MatrixCell& cell, const metadata::CudaTarget& wanted) {
+  bool listed = std::any_of(cell.sass.begin(), cell.sass.end(), [&](const auto& target) {
+    return target.capability == wanted.capability;
+  });
+  std::vector<std::string> capabilities;
+  for (const auto& target : cell.sass) {
+    capabilities.push_back(util::to_string(target.capability));
+  }
+  if (!listed) {
+    return fmt::format("cell {} (CUDA {}) builds {}", cell.name, util::to_string(cell.toolkit),
+                       util::join(capabilities, ", "));
+  }
+  using Suffix = metadata::CudaTarget::Suffix;
+  if (wanted.suffix == Suffix::arch_specific && wanted.capability < util::MajorMinor{9, 0}) {
+    return "arch-specific targets begin with 9.0a";
+  }
+  if (wanted.suffix == Suffix::family && cell.toolkit < util::MajorMinor{12, 9}) {
+    return fmt::format("family targets need CUDA 12.9 or newer; cell {} is CUDA {}", cell.name,
+                       util::to_string(cell.toolkit));
+  }
+  return {};
+}
+
+// The groups of `kernel` that the cell builds, each with its targets.
+Result<std::vector<BuiltGroup>> plan_groups(const KernelSpec& kernel, const MatrixCell& cell,
+                                            const std::vector<util::MajorMinor>& filter) {
+  const BackendSources& cuda = *kernel.cuda;
+  std::vector<BuiltGroup> built;
+  auto add_ptx = [&](BuiltGroup& group, bool wanted) {
+    if (wanted && cell.ptx_newest && !group.targets.empty()) {
+      metadata::CudaTarget ptx = group.targets.back(); // sorted: the newest
+      ptx.kind = metadata::CudaTarget::Kind::ptx;
+      group.targets.push_back(ptx);
+    }
+  };
+  if (cuda.groups.empty()) {
+    // One set of targets for every source: those of the list the cell's toolkit builds, so that
+    // one list serves toolkits of different reach (docs/build.md).
+    BuiltGroup group;
+    for (const auto& wanted : cuda.cuda_capabilities) {
+      if (unbuildable(cell, wanted).empty() && arch_wanted(filter, wanted)) {
+        group.targets.push_back(wanted);
+      }
+    }
+    if (group.targets.empty()) {
+      return fail(ErrorKind::not_found,
+                  "none of build.toml's cuda-capabilities is among the "
+                  "cell's sass targets{}",
+                  filter.empty() ? "" : " and --cuda-arch");
+    }
+    std::sort(group.targets.begin(), group.targets.end());
+    if (cell.ptx_newest) {
+      metadata::CudaTarget ptx = group.targets.back();
+      ptx.kind = metadata::CudaTarget::Kind::ptx;
+      ptx.suffix = metadata::CudaTarget::Suffix::none;
+      group.targets.push_back(ptx);
+    }
+    for (const auto& source : cuda.sources) {
+      if (source.extension() == ".cu") {
+        group.sources.push_back(source);
+      }
+    }
+    built.push_back(std::move(group));
+    return built;
+  }
+  for (const auto& group : cuda.groups) {
+    BuiltGroup plan{group.name, {}, group.sources, group.cuda_flags};
+    for (size_t i = 0; i < group.capabilities.size(); ++i) {
+      const metadata::CudaTarget& wanted = group.capabilities[i];
+      if (std::string why = unbuildable(cell, wanted); !why.empty()) {
+        return fail(ErrorKind::invalid_metadata,
+                    "{}:{}: kernel.cuda.group.{}.capabilities[{}]: {} cannot be built: {} "
+                    "(matrix cell at line {})",
+                    kernel.file.string(), group.capability_lines[i], group.name, i,
+                    metadata::to_string(wanted), why, cell.line);
+      }
+      if (arch_wanted(filter, wanted)) {
+        plan.targets.push_back(wanted);
+      }
+    }
+    std::sort(plan.targets.begin(), plan.targets.end());
+    add_ptx(plan, group.ptx);
+    if (!plan.targets.empty()) {
+      built.push_back(std::move(plan));
+    }
+  }
+  if (built.empty()) {
+    std::vector<std::string> groups;
+    for (const auto& group : cuda.groups) {
+      groups.push_back(
+          fmt::format("{} ({})", group.name, joined_targets(group.capabilities, ", ")));
+    }
+    std::vector<std::string> asked;
+    for (const auto& arch : filter) {
+      asked.push_back(util::to_string(arch));
+    }
+    return fail(ErrorKind::usage,
+                "--cuda-arch {}: no group of {} has such a capability; its "
+                "groups are {}",
+                util::join(asked, ","), kernel.file.string(), util::join(groups, ", "));
+  }
+  return built;
+}
+
+Result<CudaToolchain> find_cuda_toolchain(const MatrixCell& cell, const fs::path& work) {
   CudaToolchain toolchain;
   if (!cell.nvcc_wheel.empty()) {
     KGET_TRY_ASSIGN(toolchain, wheel_toolchain(cell, work));
@@ -167,26 +343,19 @@ Result<CudaToolchain> find_cuda_toolchain(const MatrixCell& cell, const KernelSp
     return fail(ErrorKind::not_found, "{} is CUDA {}, the cell is CUDA {}", toolchain.nvcc.string(),
                 util::to_string(release), util::to_string(cell.toolkit));
   }
-  for (const auto& wanted : kernel.cuda->cuda_capabilities) {
-    bool buildable = std::any_of(cell.sass.begin(), cell.sass.end(), [&](const auto& target) {
-      return target.capability == wanted.capability;
-    });
-    if (buildable) {
-      toolchain.sass.push_back(wanted);
-    }
-  }
-  if (toolchain.sass.empty()) {
-    return fail(ErrorKind::not_found,
-                "none of build.toml's cuda-capabilities is among the cell's sass targets");
-  }
-  std::sort(toolchain.sass.begin(), toolchain.sass.end());
-  if (cell.ptx_newest) {
-    metadata::CudaTarget ptx = toolchain.sass.back();
-    ptx.kind = metadata::CudaTarget::Kind::ptx;
-    ptx.suffix = metadata::CudaTarget::Suffix::none;
-    toolchain.ptx = ptx;
-  }
   return toolchain;
+}
+
+// Group mode: the shared sources run beside every group's code, so they are built for all of
+// the groups' targets and nothing else (metadata.json then lists only real targets).
+std::vector<metadata::CudaTarget> shared_targets(const std::vector<BuiltGroup>& groups) {
+  std::vector<metadata::CudaTarget> all;
+  for (const auto& group : groups) {
+    all.insert(all.end(), group.targets.begin(), group.targets.end());
+  }
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  return all;
 }
 
 // Why a cell does not apply to this kernel on this machine; empty when it does.
@@ -207,10 +376,19 @@ struct PinnedLink {
   std::vector<fs::path> stubs;
 };
 
+// "KGET_CUDA_PATH_SM90=sm_90a": tells every source of the variant that the group's code is in
+// it and for which targets. '+' joins them: nvcc splits -D values at commas.
+std::string group_define(const BuiltGroup& group) {
+  std::string name = group.name;
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return fmt::format("KGET_CUDA_PATH_{}={}", name, joined_targets(group.targets, "+"));
+}
+
 // The CMake project of one variant: one MODULE library, linked the manylinux way.
 std::string generate_cmake(const KernelSpec& kernel, const MatrixCell& cell,
                            const std::optional<CudaToolchain>& cuda, const fs::path& binary_dir,
-                           const PinnedLink& pins) {
+                           const PinnedLink& pins, const ProjectSettings& settings) {
   const BackendSources empty;
   const BackendSources& cpu = kernel.cpu ? *kernel.cpu : empty;
   std::vector<std::string> sources = path_strings(cpu.sources);
@@ -226,6 +404,11 @@ std::string generate_cmake(const KernelSpec& kernel, const MatrixCell& cell,
     auto more = path_strings(gpu.include);
     includes.insert(includes.end(), more.begin(), more.end());
     defines.insert(defines.end(), gpu.defines.begin(), gpu.defines.end());
+    for (const auto& group : cuda->groups) {
+      if (!group.name.empty()) {
+        defines.push_back(group_define(group));
+      }
+    }
     link_flags.insert(link_flags.end(), gpu.link_flags.begin(), gpu.link_flags.end());
     if (gpu.version_script) {
       version_script = gpu.version_script;
@@ -265,37 +448,53 @@ std::string generate_cmake(const KernelSpec& kernel, const MatrixCell& cell,
                        cmake_quote(version_script->string()));
   }
   if (cuda) {
-    std::vector<std::string> common = {cuda->nvcc.string(),
-                                       "-c",
-                                       "-ccbin",
-                                       cell.cxx,
-                                       fmt::format("-std=c++{}", kernel.cuda->cxx_standard),
-                                       "-Xcompiler=-fPIC,-fvisibility=hidden"};
+    // nvcc units run in a pool of their own, sized by the memory budget (build_kernel).
+    out += fmt::format("set_property(GLOBAL PROPERTY JOB_POOLS nvcc={})\n", settings.nvcc_jobs);
+    std::vector<std::string> common;
+    if (!settings.launcher.empty()) {
+      common.push_back(settings.launcher);
+    }
+    common.insert(common.end(), {cuda->nvcc.string(), "-c", "-ccbin", cell.cxx,
+                                 fmt::format("-std=c++{}", kernel.cuda->cxx_standard),
+                                 "-Xcompiler=-fPIC,-fvisibility=hidden"});
     for (const auto& include : includes) {
       common.push_back("-I" + include);
+    }
+    for (const auto& include : settings.dep_includes) {
+      common.push_back("-I" + include.string());
     }
     for (const auto& define : defines) {
       common.push_back("-D" + define);
     }
-    for (const auto& target : cuda->sass) {
-      common.push_back(gencode(target));
-    }
-    if (cuda->ptx) {
-      common.push_back(gencode(*cuda->ptx));
-    }
+    common.insert(common.end(), settings.dep_cuda_flags.begin(), settings.dep_cuda_flags.end());
     common.insert(common.end(), kernel.cuda->cuda_flags.begin(), kernel.cuda->cuda_flags.end());
     size_t index = 0;
+    auto compile = [&](const fs::path& source, const std::vector<metadata::CudaTarget>& targets,
+                       const std::vector<std::string>& flags) {
+      std::string object = (binary_dir / fmt::format("cuda_{}.o", index++)).string();
+      std::vector<std::string> command = common;
+      for (const auto& target : targets) {
+        command.push_back(gencode(target));
+      }
+      command.insert(command.end(), flags.begin(), flags.end());
+      command.insert(command.end(), {source.string(), "-o", object});
+      out += fmt::format(
+          "add_custom_command(OUTPUT {0} COMMAND {1} DEPENDS {2} JOB_POOL nvcc VERBATIM)\n",
+          cmake_quote(object), cmake_list(command), cmake_quote(source.string()));
+      out += fmt::format("target_sources(kernel PRIVATE {})\n", cmake_quote(object));
+    };
+    for (const auto& group : cuda->groups) {
+      for (const auto& source : group.sources) {
+        compile(source, group.targets, group.cuda_flags);
+      }
+    }
+    bool grouped = !kernel.cuda->groups.empty();
     for (const auto& source : kernel.cuda->sources) {
       if (source.extension() != ".cu") {
         out += fmt::format("target_sources(kernel PRIVATE {})\n", cmake_quote(source.string()));
-        continue;
+      } else if (grouped) {
+        compile(source, cuda->shared_targets, {});
       }
-      std::string object = (binary_dir / fmt::format("cuda_{}.o", index++)).string();
-      std::vector<std::string> command = common;
-      command.insert(command.end(), {source.string(), "-o", object});
-      out += fmt::format("add_custom_command(OUTPUT {0} COMMAND {1} DEPENDS {2} VERBATIM)\n",
-                         cmake_quote(object), cmake_list(command), cmake_quote(source.string()));
-      out += fmt::format("target_sources(kernel PRIVATE {})\n", cmake_quote(object));
     }
     // The CUDA runtime is linked statically: a kernel needs the driver only (libcuda, dlopened).
     // After the objects on the command line, so that it resolves their references.
@@ -384,18 +583,31 @@ Result<std::vector<fs::path>> build_stub_libraries(const std::vector<SymbolPin>&
 // Configures, builds and links the variant's CMake project in `work`, then links it once more
 // with symbol pins when the first link bound symbols beyond the policy that have older aliases.
 Result<void> build_library(const BuildRequest& request, const KernelSpec& kernel, const Plan& plan,
-                           const fs::path& work, const std::string& library, int jobs) {
+                           const fs::path& work, const std::string& library, int jobs,
+                           const ProjectSettings& settings) {
   const MatrixCell& cell = *plan.cell;
   fs::path binary = work / "build";
   fs::path log = work / "build.log";
   PinnedLink pinned;
   for (int link = 0; link < 2; ++link) {
-    KGET_TRY(util::write_file_atomic(work / "CMakeLists.txt",
-                                     generate_cmake(kernel, cell, plan.cuda, binary, pinned)));
+    KGET_TRY(
+        util::write_file_atomic(work / "CMakeLists.txt",
+                                generate_cmake(kernel, cell, plan.cuda, binary, pinned, settings)));
     if (link == 0) {
-      KGET_TRY(run_step({"cmake", "-S", work.string(), "-B", binary.string(), "-G", "Ninja",
-                         "-DCMAKE_BUILD_TYPE=Release", "-DCMAKE_CXX_COMPILER=" + cell.cxx},
-                        log, request.verbose, fmt::format("{}: cmake configure", plan.variant)));
+      std::vector<std::string> configure = {"cmake",
+                                            "-S",
+                                            work.string(),
+                                            "-B",
+                                            binary.string(),
+                                            "-G",
+                                            "Ninja",
+                                            "-DCMAKE_BUILD_TYPE=Release",
+                                            "-DCMAKE_CXX_COMPILER=" + cell.cxx};
+      if (!settings.launcher.empty()) {
+        configure.push_back("-DCMAKE_CXX_COMPILER_LAUNCHER=" + settings.launcher);
+      }
+      KGET_TRY(run_step(configure, log, request.verbose,
+                        fmt::format("{}: cmake configure", plan.variant)));
     }
     KGET_TRY(run_step({"cmake", "--build", binary.string(), "--parallel", std::to_string(jobs)},
                       log, request.verbose, fmt::format("{}: cmake build", plan.variant)));
@@ -426,7 +638,8 @@ Result<void> build_library(const BuildRequest& request, const KernelSpec& kernel
 }
 
 Result<VariantOutcome> build_variant(const BuildRequest& request, const KernelSpec& kernel,
-                                     const Plan& plan, const fs::path& out, int jobs) {
+                                     const Plan& plan, const fs::path& out, int jobs,
+                                     const ProjectSettings& settings) {
   const MatrixCell& cell = *plan.cell;
   fs::path work = out / ".work" / plan.variant;
   fs::path binary = work / "build";
@@ -434,7 +647,7 @@ Result<VariantOutcome> build_variant(const BuildRequest& request, const KernelSp
   std::error_code ignored;
   fs::remove(work / "build.log", ignored);
   std::string library = fmt::format("lib{}.so", kernel.name);
-  KGET_TRY(build_library(request, kernel, plan, work, library, jobs));
+  KGET_TRY(build_library(request, kernel, plan, work, library, jobs, settings));
 
   fs::path variant_dir = out / "build" / plan.variant;
   fs::remove_all(variant_dir, ignored); // a variant is exactly what this build made
@@ -553,11 +766,18 @@ Result<BuildReport> build_kernel(const BuildRequest& request) {
     }
     plan.skipped = reason_to_skip(kernel, cell);
     if (plan.skipped.empty() && cell.backend == "cuda") {
-      auto toolchain = find_cuda_toolchain(cell, kernel, out / ".work");
+      auto toolchain = find_cuda_toolchain(cell, out / ".work");
       if (toolchain) {
         plan.cuda = std::move(*toolchain);
       } else {
         plan.skipped = fmt::format("toolchain not available: {}", toolchain.error().message);
+      }
+    }
+    if (plan.cuda) {
+      // build.toml's mistakes are errors, not reasons to skip.
+      KGET_TRY_ASSIGN(plan.cuda->groups, plan_groups(kernel, cell, request.cuda_arch));
+      if (!kernel.cuda->groups.empty()) {
+        plan.cuda->shared_targets = shared_targets(plan.cuda->groups);
       }
     }
     if (!plan.skipped.empty() && asked) {
@@ -573,6 +793,36 @@ Result<BuildReport> build_kernel(const BuildRequest& request) {
     }
   }
 
+  ProjectSettings settings;
+  if (request.ccache) {
+    settings.launcher = find_ccache();
+  }
+  bool cuda_built = std::any_of(plans.begin(), plans.end(),
+                                [](const Plan& plan) { return plan.skipped.empty() && plan.cuda; });
+  if (cuda_built) {
+    fs::path deps_dir = request.deps_dir.empty() ? out / ".work" / "deps" : request.deps_dir;
+    uint64_t unit_memory = k_default_unit_memory;
+    for (const auto& name : kernel.cuda->deps) {
+      const Dependency& dependency = *find_dependency(name); // parse_kernel_spec checked it
+      KGET_TRY_ASSIGN(auto includes,
+                      ensure_dependency(dependency, deps_dir, deps_dir / "install.log"));
+      settings.dep_includes.insert(settings.dep_includes.end(), includes.begin(), includes.end());
+      for (auto flag : dependency.cuda_flags) {
+        settings.dep_cuda_flags.emplace_back(flag);
+      }
+      unit_memory = std::max(unit_memory, dependency.unit_memory);
+      note(fmt::format("dependency {}: {}", dependency.requirement, includes.front().string()));
+    }
+    uint64_t budget =
+        request.memory_budget > 0 ? request.memory_budget : available_memory() / 4 * 3;
+    settings.nvcc_jobs = static_cast<int>(
+        std::clamp<uint64_t>(budget / unit_memory, 1, static_cast<uint64_t>(jobs)));
+    note(fmt::format("nvcc: {} unit{} at a time (memory budget {:.1f} GiB, {:.1f} GiB per unit{})",
+                     settings.nvcc_jobs, settings.nvcc_jobs == 1 ? "" : "s",
+                     static_cast<double>(budget) / k_gib, static_cast<double>(unit_memory) / k_gib,
+                     settings.launcher.empty() ? "" : "; through ccache"));
+  }
+
   BuildReport report;
   for (const auto& plan : plans) {
     if (!plan.skipped.empty()) {
@@ -581,7 +831,7 @@ Result<BuildReport> build_kernel(const BuildRequest& request) {
       continue;
     }
     note(fmt::format("building {} (cell {})", plan.variant, plan.cell->name));
-    KGET_TRY_ASSIGN(auto outcome, build_variant(request, kernel, plan, out, jobs));
+    KGET_TRY_ASSIGN(auto outcome, build_variant(request, kernel, plan, out, jobs, settings));
     note(fmt::format("built {} -> {} (check: clean{})", plan.variant, outcome.directory.string(),
                      outcome.check.loaded ? ", descriptor loaded" : ""));
     report.variants.push_back(std::move(outcome));
@@ -592,6 +842,21 @@ Result<BuildReport> build_kernel(const BuildRequest& request) {
                 matrix.file.string(), kernel.file.string());
   }
   return report;
+}
+
+Result<std::vector<util::MajorMinor>> parse_cuda_arch_list(std::string_view text) {
+  std::vector<util::MajorMinor> list;
+  for (auto item : util::split(text, ',')) {
+    auto version = util::parse_major_minor(util::trim(item));
+    if (!version || version->minor >= 10) {
+      return fail(ErrorKind::usage,
+                  "--cuda-arch {}: \"{}\" is not a CUDA capability; expected a list such as "
+                  "8.0,9.0 (a suffix is not needed: 9.0 keeps 9.0a)",
+                  text, item);
+    }
+    list.push_back(*version);
+  }
+  return list;
 }
 
 } // namespace kget::build

@@ -3,6 +3,7 @@
 // key would otherwise be silently ignored.
 #include "build/config.hpp"
 
+#include "build/deps.hpp"
 #include "metadata/variant_name.hpp"
 #include "util/fs.hpp"
 
@@ -185,16 +186,24 @@ Result<metadata::CudaTarget> parse_capability(const Document& doc, const toml::n
   return *target;
 }
 
-Result<std::vector<metadata::CudaTarget>> capability_array(const Document& doc,
-                                                           const toml::table& table,
-                                                           std::string_view key,
-                                                           std::string_view shown) {
+// `lines`, when given, receives the line of each element (for errors the builder reports later).
+Result<std::vector<metadata::CudaTarget>>
+capability_array(const Document& doc, const toml::table& table, std::string_view key,
+                 std::string_view shown, std::vector<int>* lines = nullptr) {
   KGET_TRY_ASSIGN(auto texts, string_array(doc, table, key, shown));
   std::vector<metadata::CudaTarget> targets;
   for (size_t i = 0; i < texts.size(); ++i) {
-    KGET_TRY_ASSIGN(auto target, parse_capability(doc, table.get(key)->as_array()->get(i),
-                                                  fmt::format("{}[{}]", shown, i), texts[i]));
+    const toml::node* element = table.get(key)->as_array()->get(i);
+    KGET_TRY_ASSIGN(auto target,
+                    parse_capability(doc, element, fmt::format("{}[{}]", shown, i), texts[i]));
+    if (std::find(targets.begin(), targets.end(), target) != targets.end()) {
+      return doc.error(element, fmt::format("{}[{}]", shown, i), "\"{}\" is listed twice",
+                       texts[i]);
+    }
     targets.push_back(target);
+    if (lines != nullptr) {
+      lines->push_back(static_cast<int>(element->source().begin.line));
+    }
   }
   return targets;
 }
@@ -268,6 +277,123 @@ Result<IsaPath> parse_isa(const Document& doc, const std::string& name, const to
   return isa;
 }
 
+bool is_group_name(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+Result<CudaGroup> parse_group(const Document& doc, std::string_view name, const toml::table& table,
+                              std::string_view shown) {
+  KGET_TRY(refuse_unknown_keys(doc, table, shown, {"capabilities", "ptx", "src", "cuda-flags"}));
+  auto key = [&](std::string_view part) { return fmt::format("{}.{}", shown, part); };
+  CudaGroup group;
+  group.name = name;
+  group.line = static_cast<int>(table.source().begin.line);
+  if (!is_group_name(name)) {
+    return doc.error(&table, shown,
+                     "a group name is lower-case letters, digits and '_' (it becomes the define "
+                     "KGET_CUDA_PATH_<NAME>), found \"{}\"",
+                     name);
+  }
+  KGET_TRY_ASSIGN(
+      group.capabilities,
+      capability_array(doc, table, "capabilities", key("capabilities"), &group.capability_lines));
+  if (group.capabilities.empty()) {
+    return doc.error(table.contains("capabilities") ? table.get("capabilities") : &table,
+                     key("capabilities"),
+                     "a group needs the CUDA capabilities its sources are built for, e.g. "
+                     "[\"9.0a\"]");
+  }
+  KGET_TRY_ASSIGN(group.sources, path_array(doc, table, "src", key("src")));
+  if (group.sources.empty()) {
+    return doc.error(table.contains("src") ? table.get("src") : &table, key("src"),
+                     "a group needs at least one .cu source");
+  }
+  for (size_t i = 0; i < group.sources.size(); ++i) {
+    if (group.sources[i].extension() != ".cu") {
+      return doc.error(table.get("src")->as_array()->get(i), fmt::format("{}[{}]", key("src"), i),
+                       "\"{}\" is not a .cu file; C++ sources have no CUDA target and belong "
+                       "in [kernel.cuda] src",
+                       group.sources[i].filename().string());
+    }
+  }
+  KGET_TRY_ASSIGN(group.cuda_flags, string_array(doc, table, "cuda-flags", key("cuda-flags")));
+  if (const toml::node* ptx = table.get("ptx")) {
+    if (!ptx->is_boolean()) {
+      return doc.error(ptx, key("ptx"), "expected true or false, found {}", type_name(*ptx));
+    }
+    group.ptx = ptx->as_boolean()->get();
+    const metadata::CudaTarget& newest =
+        *std::max_element(group.capabilities.begin(), group.capabilities.end());
+    if (group.ptx && newest.suffix != metadata::CudaTarget::Suffix::none) {
+      return doc.error(ptx, key("ptx"),
+                       "the group's newest capability is {}, whose PTX runs on that GPU "
+                       "family only, which its SASS already covers; drop ptx or add a plain "
+                       "capability",
+                       metadata::to_string(newest));
+    }
+  }
+  return group;
+}
+
+// The CUDA-only keys of [kernel.cuda]: flags, deps, and either cuda-capabilities (one set of
+// targets for every source) or groups.
+Result<void> parse_cuda_keys(const Document& doc, const toml::table& table,
+                             BackendSources& sources) {
+  KGET_TRY_ASSIGN(sources.cuda_flags,
+                  string_array(doc, table, "cuda-flags", "kernel.cuda.cuda-flags"));
+  KGET_TRY_ASSIGN(sources.deps, string_array(doc, table, "deps", "kernel.cuda.deps"));
+  for (size_t i = 0; i < sources.deps.size(); ++i) {
+    if (find_dependency(sources.deps[i]) == nullptr) {
+      return doc.error(table.get("deps")->as_array()->get(i),
+                       fmt::format("kernel.cuda.deps[{}]", i),
+                       "unknown dependency \"{}\"; kget provides {}", sources.deps[i],
+                       util::join(dependency_names(), ", "));
+    }
+  }
+  const toml::node* groups = table.get("group");
+  if (groups == nullptr) {
+    KGET_TRY_ASSIGN(sources.cuda_capabilities, capability_array(doc, table, "cuda-capabilities",
+                                                                "kernel.cuda.cuda-capabilities",
+                                                                &sources.cuda_capability_lines));
+    if (sources.cuda_capabilities.empty()) {
+      return doc.error(&table, "kernel.cuda.cuda-capabilities",
+                       "expected the CUDA capabilities to build for, e.g. [\"8.0\", \"9.0a\"], "
+                       "or [kernel.cuda.group.<name>] tables");
+    }
+    return {};
+  }
+  if (table.contains("cuda-capabilities")) {
+    return doc.error(table.get("cuda-capabilities"), "kernel.cuda.cuda-capabilities",
+                     "with [kernel.cuda.group.<name>] tables the capabilities belong to the "
+                     "groups; the shared sources are built for all of theirs");
+  }
+  if (!groups->is_table() || groups->as_table()->empty()) {
+    return doc.error(groups, "kernel.cuda.group",
+                     "expected one or more tables [kernel.cuda.group.<name>]");
+  }
+  std::set<fs::path> seen(sources.sources.begin(), sources.sources.end());
+  for (const auto& [name, value] : *groups->as_table()) {
+    std::string shown = fmt::format("kernel.cuda.group.{}", name.str());
+    if (!value.is_table()) {
+      return doc.error(&value, shown, "expected a table, found {}", type_name(value));
+    }
+    KGET_TRY_ASSIGN(auto group, parse_group(doc, name.str(), *value.as_table(), shown));
+    for (size_t i = 0; i < group.sources.size(); ++i) {
+      if (!seen.insert(group.sources[i]).second) {
+        return doc.error(value.as_table()->get("src")->as_array()->get(i),
+                         fmt::format("{}.src[{}]", shown, i),
+                         "\"{}\" is already a source of [kernel.cuda] or of another group; a "
+                         "file is compiled for one set of targets",
+                         group.sources[i].filename().string());
+      }
+    }
+    sources.groups.push_back(std::move(group));
+  }
+  return {};
+}
+
 Result<BackendSources> parse_backend(const Document& doc, std::string_view backend,
                                      const toml::table& table) {
   std::string shown = fmt::format("kernel.{}", backend);
@@ -279,12 +405,15 @@ Result<BackendSources> parse_backend(const Document& doc, std::string_view backe
   } else {
     KGET_TRY(refuse_unknown_keys(doc, table, shown,
                                  {"language", "src", "include", "define", "cxx-flags", "link-flags",
-                                  "version-script", "cuda-flags", "cuda-capabilities"}));
+                                  "version-script", "cuda-flags", "cuda-capabilities", "deps",
+                                  "group"}));
   }
   BackendSources sources;
+  sources.line = static_cast<int>(table.source().begin.line);
   KGET_TRY_ASSIGN(sources.cxx_standard, parse_language(doc, table, key("language")));
   KGET_TRY_ASSIGN(sources.sources, path_array(doc, table, "src", key("src")));
-  if (sources.sources.empty()) {
+  // With groups the shared sources may be none: every file can belong to a group.
+  if (sources.sources.empty() && !(backend == "cuda" && table.contains("group"))) {
     return doc.error(&table, key("src"), "expected at least one source file");
   }
   KGET_TRY_ASSIGN(sources.include, path_array(doc, table, "include", key("include")));
@@ -317,13 +446,7 @@ Result<BackendSources> parse_backend(const Document& doc, std::string_view backe
     }
   }
   if (backend == "cuda") {
-    KGET_TRY_ASSIGN(sources.cuda_flags, string_array(doc, table, "cuda-flags", key("cuda-flags")));
-    KGET_TRY_ASSIGN(sources.cuda_capabilities,
-                    capability_array(doc, table, "cuda-capabilities", key("cuda-capabilities")));
-    if (sources.cuda_capabilities.empty()) {
-      return doc.error(&table, key("cuda-capabilities"),
-                       "expected the CUDA capabilities to build for, e.g. [\"8.0\", \"9.0a\"]");
-    }
+    KGET_TRY(parse_cuda_keys(doc, table, sources));
   }
   return sources;
 }

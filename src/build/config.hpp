@@ -24,6 +24,20 @@ struct IsaPath {
   std::string define;
 };
 
+// [kernel.cuda.group.<name>]: CUDA sources compiled only for these capabilities, because their
+// code exists for them alone (an sm_90a-only wgmma file, an mma.sync file for 8.0+). Every
+// source of the variant sees KGET_CUDA_PATH_<NAME>=<targets> for each group built, so that the
+// kernel's run-time dispatch knows which paths are in the library (docs/build.md).
+struct CudaGroup {
+  std::string name; // [a-z0-9_]+
+  std::vector<metadata::CudaTarget> capabilities;
+  std::vector<int> capability_lines; // where each capability is written, for errors
+  bool ptx = false;                  // also PTX of the newest capability built
+  std::vector<std::filesystem::path> sources;
+  std::vector<std::string> cuda_flags;
+  int line = 0;
+};
+
 // [kernel.cpu] or [kernel.cuda]: sources and flags of one backend. Paths are absolute.
 struct BackendSources {
   int cxx_standard = 17; // from `language = "c++17"`
@@ -33,9 +47,15 @@ struct BackendSources {
   std::vector<std::string> cxx_flags;
   std::vector<std::string> link_flags;
   std::optional<std::filesystem::path> version_script;
-  std::vector<IsaPath> isa;                            // cpu only
-  std::vector<std::string> cuda_flags;                 // cuda only
-  std::vector<metadata::CudaTarget> cuda_capabilities; // cuda only: SASS targets asked for
+  std::vector<IsaPath> isa;            // cpu only
+  std::vector<std::string> cuda_flags; // cuda only
+  // cuda only. Without groups: every source is built for cuda_capabilities (each the cell's
+  // toolkit builds). With groups: `sources` are shared, built for the union of the groups' targets.
+  std::vector<metadata::CudaTarget> cuda_capabilities;
+  std::vector<int> cuda_capability_lines;
+  std::vector<CudaGroup> groups;
+  std::vector<std::string> deps; // "cutlass" (build/deps.hpp)
+  int line = 0;                  // where the table starts
 };
 
 struct KernelSpec {

@@ -131,6 +131,129 @@ TEST_F(KernelSpecTest, ParsesCudaCapabilities) {
       << bad.error().message;
 }
 
+// A kernel with architecture groups: [kernel.cuda] src shared, each group its own files.
+constexpr const char* k_grouped_kernel = R"toml([general]
+name = "demo"
+version = 1
+abi = "1.0"
+backends = ["cuda"]
+
+[[ops]]
+name = "op_a"
+schema = "op_a(Tensor! out) -> ()"
+
+[kernel.cuda]
+src = ["a.cpp", "shared.cu"]
+deps = ["cutlass"]
+
+[kernel.cuda.group.sm90]
+capabilities = ["9.0a"]
+src = ["hopper.cu"]
+cuda-flags = ["-lineinfo"]
+
+[kernel.cuda.group.sm80]
+capabilities = ["8.0", "8.6", "12.0"]
+ptx = true
+src = ["ampere.cu"]
+)toml";
+
+class GroupedSpecTest : public KernelSpecTest {
+protected:
+  void SetUp() override {
+    KernelSpecTest::SetUp();
+    for (const char* name : {"shared.cu", "hopper.cu", "ampere.cu", "extra.cpp"}) {
+      write_file(dir.path() / name, "");
+    }
+  }
+  // k_grouped_kernel with `from` replaced by `to`.
+  Result<KernelSpec> parse_changed(std::string_view from, std::string_view to) {
+    std::string text = k_grouped_kernel;
+    size_t at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    text.replace(at, from.size(), to);
+    return parse(text);
+  }
+};
+
+TEST_F(GroupedSpecTest, ParsesGroups) {
+  auto spec = parse(k_grouped_kernel);
+  ASSERT_TRUE(spec) << spec.error().message;
+  ASSERT_TRUE(spec->cuda);
+  EXPECT_EQ(spec->cuda->deps, (std::vector<std::string>{"cutlass"}));
+  EXPECT_TRUE(spec->cuda->cuda_capabilities.empty());
+  ASSERT_EQ(spec->cuda->sources.size(), 2u);
+  ASSERT_EQ(spec->cuda->groups.size(), 2u);
+  const CudaGroup* hopper = nullptr;
+  const CudaGroup* ampere = nullptr;
+  for (const auto& group : spec->cuda->groups) {
+    (group.name == "sm90" ? hopper : ampere) = &group;
+  }
+  ASSERT_TRUE(hopper && ampere);
+  ASSERT_EQ(hopper->capabilities.size(), 1u);
+  EXPECT_EQ(metadata::to_string(hopper->capabilities[0]), "sm_90a");
+  EXPECT_EQ(hopper->capability_lines, (std::vector<int>{16}));
+  EXPECT_FALSE(hopper->ptx);
+  EXPECT_EQ(hopper->cuda_flags, (std::vector<std::string>{"-lineinfo"}));
+  ASSERT_EQ(hopper->sources.size(), 1u);
+  EXPECT_EQ(hopper->sources[0].filename(), "hopper.cu");
+  EXPECT_EQ(ampere->name, "sm80");
+  EXPECT_EQ(ampere->capabilities.size(), 3u);
+  EXPECT_TRUE(ampere->ptx);
+}
+
+struct GroupError {
+  const char* from;
+  const char* to;
+  const char* message;
+};
+
+class GroupErrorTest : public GroupedSpecTest, public ::testing::WithParamInterface<GroupError> {};
+
+TEST_P(GroupErrorTest, IsRefusedWithFileLineAndKey) {
+  auto spec = parse_changed(GetParam().from, GetParam().to);
+  ASSERT_FALSE(spec);
+  EXPECT_EQ(spec.error().kind, ErrorKind::invalid_metadata);
+  EXPECT_NE(spec.error().message.find(GetParam().message), std::string::npos)
+      << spec.error().message;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Groups, GroupErrorTest,
+    ::testing::Values(
+        GroupError{"ptx = true", "pxt = true",
+                   "build.toml:22: kernel.cuda.group.sm80.pxt: unknown key; expected one of "
+                   "capabilities, ptx, src, cuda-flags"},
+        GroupError{"capabilities = [\"9.0a\"]", "capabilities = []",
+                   "build.toml:16: kernel.cuda.group.sm90.capabilities: a group needs the CUDA "
+                   "capabilities"},
+        GroupError{"src = [\"hopper.cu\"]", "src = []",
+                   "build.toml:17: kernel.cuda.group.sm90.src: a group needs at least one .cu "
+                   "source"},
+        GroupError{"src = [\"hopper.cu\"]", "src = [\"extra.cpp\"]",
+                   "build.toml:17: kernel.cuda.group.sm90.src[0]: \"extra.cpp\" is not a .cu file"},
+        GroupError{"src = [\"ampere.cu\"]", "src = [\"hopper.cu\"]",
+                   "kernel.cuda.group.sm90.src[0]: \"hopper.cu\" is already a source of "
+                   "[kernel.cuda] or of another group"},
+        GroupError{"src = [\"ampere.cu\"]", "src = [\"shared.cu\"]",
+                   "kernel.cuda.group.sm80.src[0]: \"shared.cu\" is already a source"},
+        GroupError{"deps = [\"cutlass\"]", "deps = [\"cutlass\"]\ncuda-capabilities = [\"9.0\"]",
+                   "build.toml:14: kernel.cuda.cuda-capabilities: with [kernel.cuda.group.<name>] "
+                   "tables the capabilities belong to the groups"},
+        GroupError{"capabilities = [\"9.0a\"]\nsrc", "capabilities = [\"9.0a\"]\nptx = true\nsrc",
+                   "build.toml:17: kernel.cuda.group.sm90.ptx: the group's newest capability is "
+                   "sm_90a"},
+        GroupError{"ptx = true", "ptx = \"yes\"",
+                   "build.toml:22: kernel.cuda.group.sm80.ptx: expected true or false, found a "
+                   "string"},
+        GroupError{"[kernel.cuda.group.sm90]", "[kernel.cuda.group.Hopper]",
+                   "kernel.cuda.group.Hopper: a group name is lower-case letters, digits and '_'"},
+        GroupError{"\"8.6\", \"12.0\"", "\"8.6\", \"8.6\"",
+                   "build.toml:21: kernel.cuda.group.sm80.capabilities[2]: \"8.6\" is listed "
+                   "twice"},
+        GroupError{"deps = [\"cutlass\"]", "deps = [\"cutlas\"]",
+                   "build.toml:13: kernel.cuda.deps[0]: unknown dependency \"cutlas\"; kget "
+                   "provides cutlass"}));
+
 TEST_F(KernelSpecTest, ReportsTomlSyntaxErrorsWithLine) {
   auto spec = parse("[general]\nname = \"x\"\nversion = = 1\n");
   ASSERT_FALSE(spec);
