@@ -51,6 +51,70 @@ if [ ! -x /usr/local/cuda-12.9/bin/nvcc ]; then
   expect_err "cannot build kget1-cu129-x86_64-linux (cell cu129 of $KGET_SOURCE_DIR/kernels/matrix.toml): toolchain not available: /usr/local/cuda-12.9/bin/nvcc not found"
 fi
 
+# Architecture groups (tests/build/tiny_groups: sm90 = 9.0a, sm80 = 8.0 + PTX) beside the tiny
+# kernel's CPU variant: the CUDA variant lists exactly the groups' targets, and the resolver,
+# told the GPU with KGET_OVERRIDE_CUDA_ARCH, offers it only to GPUs a group covers; others get
+# the CPU variant, or with --device cuda the reason. The builder's own tests are in test_build.
+if [ -x /usr/local/cuda/bin/nvcc ]; then
+  groups="$work/groups"
+  cat >"$work/matrix-groups.toml" <<'TOML'
+[[cell]]
+name = "cpu-x86_64"
+backend = "cpu"
+
+[[cell]]
+name = "cu130"
+backend = "cuda"
+cuda-root = "/usr/local/cuda"
+toolkit = "13.0"
+sass = ["7.5", "8.0", "8.6", "9.0"]
+TOML
+  run "$KGET" build "$KGET_SOURCE_DIR/tests/build/tiny" --matrix "$work/matrix-groups.toml" \
+    --variant kget1-cpu-x86_64-linux --out "$groups" --jobs 2
+  expect_exit 0
+  run "$KGET" build "$KGET_SOURCE_DIR/tests/build/tiny_groups" --matrix "$work/matrix-groups.toml" \
+    --out "$groups" --jobs 2
+  expect_exit 0
+  expect_out "nvcc: "
+  expect_out "built kget1-cu130-x86_64-linux -> $groups/build/kget1-cu130-x86_64-linux (check: clean, descriptor loaded)"
+  run python3 -c '
+import json, sys
+meta = json.load(open(sys.argv[1]))
+assert meta["kget"]["cuda"]["sass"] == ["sm_80", "sm_90a"], meta["kget"]["cuda"]
+assert meta["kget"]["cuda"]["ptx"] == ["compute_80"], meta["kget"]["cuda"]
+assert meta["backend"]["archs"] == ["8.0", "9.0a", "8.0+PTX"], meta["backend"]
+print("group targets ok")
+' "$groups/build/kget1-cu130-x86_64-linux/metadata.json"
+  expect_out "group targets ok"
+
+  export KGET_OVERRIDE_CUDA_DRIVER=13.0
+  KGET_OVERRIDE_CUDA_ARCH=9.0 run "$KGET" resolve --explain "$groups"
+  expect_exit 0
+  expect_out "kget1-cu130-x86_64-linux  chosen      exact SASS sm_90a for cuda:0 (compute capability 9.0)"
+  KGET_OVERRIDE_CUDA_ARCH=8.6 run "$KGET" resolve --explain "$groups"
+  expect_out "kget1-cu130-x86_64-linux  chosen      SASS sm_80 (same major, older minor)"
+  KGET_OVERRIDE_CUDA_ARCH=10.0 run "$KGET" resolve --explain "$groups"
+  expect_out "kget1-cu130-x86_64-linux  chosen      PTX compute_80 (JIT-compiled by the driver)"
+  KGET_OVERRIDE_CUDA_ARCH=7.5 run "$KGET" resolve --explain "$groups"
+  expect_exit 0
+  expect_out "kget1-cpu-x86_64-linux    chosen"
+  expect_out "hint: built for sm_80, sm_90a, PTX compute_80; this GPU is sm_75"
+  KGET_OVERRIDE_CUDA_ARCH=7.5 run "$KGET" resolve --explain --device cuda "$groups"
+  expect_exit 6
+  expect_out "kget1-cu130-x86_64-linux  rejected    no SASS or PTX in it runs on cuda:0 (compute capability 7.5)"
+  unset KGET_OVERRIDE_CUDA_DRIVER
+
+  # --cuda-arch: malformed, and a capability no group has.
+  run "$KGET" build "$KGET_SOURCE_DIR/tests/build/tiny_groups" --matrix "$work/matrix-groups.toml" \
+    --out "$groups" --cuda-arch 9.x
+  expect_exit 2
+  expect_err '--cuda-arch 9.x: "9.x" is not a CUDA capability; expected a list such as 8.0,9.0'
+  run "$KGET" build "$KGET_SOURCE_DIR/tests/build/tiny_groups" --matrix "$work/matrix-groups.toml" \
+    --out "$groups" --cuda-arch 8.6
+  expect_exit 2
+  expect_err "--cuda-arch 8.6: no group of $KGET_SOURCE_DIR/tests/build/tiny_groups/build.toml has such a capability; its groups are sm80 (sm_80), sm90 (sm_90a)"
+fi
+
 # kget push accepts what kget build made.
 run "$KGET" push "$work/out" --repo kernels-community/rmsnorm --version 1.0.0 --to "file://$work/store"
 expect_exit 0
