@@ -1,8 +1,13 @@
 // The CUDA variants of rmsnorm and activation, as `kget build` makes them (the kernels.cuda.build_*
-// fixtures of CMakeLists.txt, with matrix-cuda-ci.toml), loaded through dlopen and
-// kget_kernel_init as kget loads them. Their paths are compiled in (the fixtures' output);
-// KGET_RMSNORM_CUDA_LIBRARY and KGET_ACTIVATION_CUDA_LIBRARY override them. KGET_RMSNORM_LIBRARY
-// and KGET_ACTIVATION_LIBRARY (compiled in) are the CPU variants, for comparison.
+// fixtures of CMakeLists.txt, kernels/matrix.toml with --cuda-arch 9.0), loaded through dlopen and
+// kget_kernel_init as kget loads them. All four library paths are compiled in (this build tree)
+// and each has an environment variable of the same name that overrides it, so that the binary
+// runs from a folder staged on another machine (library_path, kernel_test_support.h):
+//   KGET_RMSNORM_CUDA_LIBRARY, KGET_ACTIVATION_CUDA_LIBRARY   the CUDA variants under test
+//   KGET_RMSNORM_LIBRARY, KGET_ACTIVATION_LIBRARY             the CPU variants, for comparison
+//   KGET_KERNEL_TESTS_REQUIRE_GPU=1   what would skip (no CUDA variant, driver, device, or one
+//                                     the variant cannot run on) fails instead: on a GPU
+//                                     machine, a skip is a failure
 //
 // CudaVariant.* run on every host: the descriptor, device errors without a usable device, and the
 // CPU path the CUDA library carries. CudaNumerics.* need a CUDA device and skip without one: every
@@ -28,6 +33,7 @@
 #include <numeric>
 #include <regex>
 #include <sstream>
+#include <thread>
 #include <unistd.h>
 
 namespace kget_kernel_tests {
@@ -54,32 +60,48 @@ struct CudaVariant {
   std::string path;
 };
 
-// The CUDA variant of `kernel` at the path in environment variable `variable`, else at
-// `default_path` (where the kernels.cuda.build_* fixtures put it), loaded once per process.
+// The CUDA variant of `kernel` at library_path(variable, default_path) (the default is where the
+// kernels.cuda.build_* fixtures put it), loaded once per process.
 CudaVariant load_cuda_variant(const char* variable, const char* default_path,
                               const std::string& kernel) {
   static std::map<std::string, std::unique_ptr<KernelLibrary>> loaded;
-  const char* from_environment = std::getenv(variable);
-  const char* path = from_environment && *from_environment ? from_environment : default_path;
-  if (access(path, R_OK) != 0 && path != default_path) {
+  const LibraryPath found = library_path(variable, default_path);
+  const std::string& path = found.path;
+  if (access(path.c_str(), R_OK) != 0 && found.from_environment) {
     return {nullptr, std::string(variable) + "=" + path + ": no such file", false, path};
   }
-  if (access(path, R_OK) != 0) {
+  if (access(path.c_str(), R_OK) != 0) {
     return {nullptr,
-            std::string("the CUDA variant was not built: ") + path + " does not exist (ctest's " +
+            "the CUDA variant was not built: " + path + " does not exist (ctest's " +
                 "kernels.cuda.build_" + kernel + " builds it, and skips without the CUDA " +
                 "toolkit; " + variable + " can name another)",
             true, path};
   }
   std::unique_ptr<KernelLibrary>& slot = loaded[path];
   if (!slot) {
-    slot = std::make_unique<KernelLibrary>(path);
+    slot = std::make_unique<KernelLibrary>(path.c_str());
   }
   if (!slot->descriptor()) {
-    return {nullptr, std::string(path) + ": " + slot->load_error(), false, path};
+    return {nullptr, path + ": " + slot->load_error(), false, path};
   }
   return {slot.get(), "", false, path};
 }
+
+// KGET_KERNEL_TESTS_REQUIRE_GPU set to anything but "" or "0".
+bool gpu_required() {
+  const char* value = std::getenv("KGET_KERNEL_TESTS_REQUIRE_GPU");
+  return value && *value && std::strcmp(value, "0") != 0;
+}
+
+// Skips the test with `reason`, or fails it where KGET_KERNEL_TESTS_REQUIRE_GPU asks for a GPU
+// run. In SetUp, either way the test body does not run.
+#define SKIP_UNLESS_GPU_REQUIRED(reason)                                                           \
+  do {                                                                                             \
+    if (gpu_required()) {                                                                          \
+      FAIL() << (reason) << " (KGET_KERNEL_TESTS_REQUIRE_GPU is set: this run must use a GPU)";    \
+    }                                                                                              \
+    GTEST_SKIP() << (reason);                                                                      \
+  } while (0)
 
 // Both CUDA variants loaded; skipped where they were not built (no CUDA toolkit).
 class CudaVariantTest : public ::testing::Test {
@@ -91,7 +113,7 @@ protected:
         "KGET_ACTIVATION_CUDA_LIBRARY", KGET_ACTIVATION_CUDA_LIBRARY_DEFAULT, "activation");
     for (const CudaVariant* variant : {&rmsnorm, &activation}) {
       if (variant->not_built) {
-        GTEST_SKIP() << variant->problem;
+        SKIP_UNLESS_GPU_REQUIRED(variant->problem);
       }
       ASSERT_NE(variant->library, nullptr) << variant->problem;
     }
@@ -289,7 +311,9 @@ TEST_F(CudaVariantTest, DescriptorMatchesTheCpuVariant) {
   const std::pair<const KernelLibrary*, const KernelLibrary*> pairs[] = {
       {rmsnorm_, &rmsnorm_library()}, {activation_, &activation_library()}};
   for (const auto& [cuda_variant, cpu_variant] : pairs) {
-    ASSERT_NE(cpu_variant->descriptor(), nullptr) << cpu_variant->load_error();
+    ASSERT_NE(cpu_variant->descriptor(), nullptr)
+        << cpu_variant->load_error()
+        << " (the CPU variant; KGET_RMSNORM_LIBRARY / KGET_ACTIVATION_LIBRARY name another)";
     const kget_kernel_descriptor& got = *cuda_variant->descriptor();
     const kget_kernel_descriptor& expected = *cpu_variant->descriptor();
     EXPECT_STREQ(got.name, expected.name);
@@ -456,10 +480,17 @@ TEST_F(CudaVariantTest, CpuPathGivesTheCpuVariantsResults) {
 // On a CUDA device
 
 // What a variant needs of the driver and the GPU, from the metadata.json beside its library
-// (`kget build` writes it from the fatbin): "" when device 0 can run it, else why not.
+// (`kget build` writes it from the fatbin), or <name>.metadata.json for lib<name>.so where
+// variants of several kernels share a folder: "" when device 0 can run it, else why not.
 std::string why_device_cannot_run(const std::string& library_path, const Driver& driver) {
-  const std::string metadata_path =
-      library_path.substr(0, library_path.find_last_of('/') + 1) + "metadata.json";
+  const size_t slash = library_path.find_last_of('/') + 1;
+  const std::string folder = library_path.substr(0, slash);
+  std::string metadata_path = folder + "metadata.json";
+  const std::string file_name = library_path.substr(slash);
+  if (access(metadata_path.c_str(), R_OK) != 0 && file_name.rfind("lib", 0) == 0 &&
+      file_name.size() > 6 && file_name.compare(file_name.size() - 3, 3, ".so") == 0) {
+    metadata_path = folder + file_name.substr(3, file_name.size() - 6) + ".metadata.json";
+  }
   std::ifstream file(metadata_path);
   std::stringstream text;
   text << file.rdbuf();
@@ -487,7 +518,7 @@ std::string why_device_cannot_run(const std::string& library_path, const Driver&
   }
   return "device 0 has compute capability " + std::to_string(capability / 10) + "." +
          std::to_string(capability % 10) + ", for which " + library_path +
-         " has neither SASS nor older PTX (tests/kernels/matrix-cuda-ci.toml builds sm_90 only)";
+         " has neither SASS nor older PTX (the test fixtures build sm_90 only: --cuda-arch 9.0)";
 }
 
 // The CUDA variants on device 0, each call on a non-blocking stream of the test's.
@@ -500,12 +531,12 @@ protected:
     }
     const Driver& driver = Driver::instance();
     if (!driver.usable()) {
-      GTEST_SKIP() << driver.unusable_reason();
+      SKIP_UNLESS_GPU_REQUIRED(driver.unusable_reason());
     }
     for (const std::string& path : paths_) {
       const std::string reason = why_device_cannot_run(path, driver);
       if (!reason.empty()) {
-        GTEST_SKIP() << reason;
+        SKIP_UNLESS_GPU_REQUIRED(reason);
       }
     }
     ASSERT_STEP(driver.make_context_current());
@@ -1020,6 +1051,31 @@ ActivationCase misaligned(std::vector<int64_t> shape, int64_t input, int64_t out
 // (a payload the kernels never produce, for inputs whose results are NaN).
 enum class Poison { kAllOnes, kHostNan };
 
+// The float64 reference of `op` for `input`, in out's shape (row-major).
+std::vector<double> expected_of(const ActivationOp& op, const HostTensor& input,
+                                const HostTensor& out) {
+  std::vector<double> expected(static_cast<size_t>(out.numel()));
+  if (!op.gated) {
+    for (int64_t i = 0; i < input.numel(); ++i) {
+      expected[static_cast<size_t>(i)] = op.reference(input.get(i));
+    }
+    return expected;
+  }
+  const int64_t d = out.shape().back();
+  const int64_t rows = d > 0 ? out.numel() / d : 0;
+  for (int64_t row = 0; row < rows; ++row) {
+    for (int64_t j = 0; j < d; ++j) {
+      const double product =
+          op.reference(input.get(row * 2 * d + j)) * input.get(row * 2 * d + d + j);
+      // A product beyond the dtype's range is infinite in the kernel's float32 arithmetic
+      // (special values: 1e30 * 1e30); within range, the unrounded product is the judge.
+      const double rounded = round_to(out.dtype(), product);
+      expected[static_cast<size_t>(row * d + j)] = std::isinf(rounded) ? rounded : product;
+    }
+  }
+  return expected;
+}
+
 class CudaActivation : public CudaNumerics {
 protected:
   void check(const ActivationOp& op, DType dtype, const ActivationCase& c,
@@ -1073,30 +1129,6 @@ protected:
     ASSERT_STEP(device_x.download());
     expect_close(x, expected, dtype_tolerance(dtype));
     expect_written_exactly(x, x.poison_bits());
-  }
-
-  static std::vector<double> expected_of(const ActivationOp& op, const HostTensor& input,
-                                         const HostTensor& out) {
-    std::vector<double> expected(static_cast<size_t>(out.numel()));
-    if (!op.gated) {
-      for (int64_t i = 0; i < input.numel(); ++i) {
-        expected[static_cast<size_t>(i)] = op.reference(input.get(i));
-      }
-      return expected;
-    }
-    const int64_t d = out.shape().back();
-    const int64_t rows = d > 0 ? out.numel() / d : 0;
-    for (int64_t row = 0; row < rows; ++row) {
-      for (int64_t j = 0; j < d; ++j) {
-        const double product =
-            op.reference(input.get(row * 2 * d + j)) * input.get(row * 2 * d + d + j);
-        // A product beyond the dtype's range is infinite in the kernel's float32 arithmetic
-        // (special values: 1e30 * 1e30); within range, the unrounded product is the judge.
-        const double rounded = round_to(out.dtype(), product);
-        expected[static_cast<size_t>(row * d + j)] = std::isinf(rounded) ? rounded : product;
-      }
-    }
-    return expected;
   }
 };
 
@@ -1194,16 +1226,25 @@ TEST_F(CudaActivation, ElementwiseStridedMisalignedAndInPlace) {
 
 // Rows and columns past the grid's caps (activation_cuda.cu, plan): gridDim.y <= 65535
 // (cuda::kMaxGridY) and gridDim.x * gridDim.y <= 65536 blocks (cuda::kMaxGridBlocks); threads go
-// round again over the rows and columns beyond. Blocks are 256 threads: min(256, packs rounded up
-// to 32) columns by 256 / columns rows.
+// round again over the rows and the tiles of a row beyond. Blocks are 256 threads: columns =
+// min(256, ceil(packs / kPacks) rounded up to 32) by 256 / columns rows, and a block column covers
+// a tile of columns * kPacks packs of a row, kPacks = 4 (unary) or 2 (gated) per thread.
 //   gated [600000, 2], every op and dtype: d = 1, one-element packs, 32 columns by 8 rows:
 //     ceil(600000 / 8) = 75000 block rows > 65535, and 65535 * 8 = 524280 < 600000 rows.
+//   gated [600000, 16], every op and dtype: d = 8, 16-byte packs (2 float32, 1 half), the same
+//     32 by 8 blocks: the rows past the cap on the vectorized path.
 //   gated [70000, 1030] float32: d = 515, 515 % 4 != 0, so one-element packs, 256 columns by 1
-//     row: 70000 block rows > 65535, and max(1, 65536 / 65535) = 1 block column of 256 threads
-//     < 515 packs, so each row takes 3 rounds.
+//     row: 70000 block rows > 65535, and max(1, 65536 / 65535) = 1 block column, whose tiles of
+//     512 packs < 515, so each row takes 2 rounds (the second with 3 packs).
 //   unary [600000, 3], row pitch 4, every op and dtype: float32 rows are 16-byte aligned, with
 //     3 / 4 = 0 packs and a tail of 3; half rows (8 bytes apart) are one-element packs, 3 a row;
 //     either way 32 columns by 8 rows, 75000 block rows > 65535.
+//   unary [600000, 9], row pitch 16, every op and dtype: every row 16-byte aligned, 2 float32
+//     packs and a tail of 1, or 1 half pack and a tail of 1: the rows past the cap on the
+//     vectorized path, with the tails on rows of the second round.
+//   unary [70000, 1030] float32, input row pitch 1031 (rows off the 16-byte grid), gelu_fast:
+//     one-element packs, 256 columns by 1 row, 1 block column with tiles of 1024 packs, so 2
+//     rounds a row (the second with 6 packs).
 // Host memory: at most about 1.4 GB ([70000, 1030] float32).
 TEST_F(CudaActivation, RowsAndColumnsPastTheGridCaps) {
   uint64_t seed = 1400;
@@ -1213,13 +1254,19 @@ TEST_F(CudaActivation, RowsAndColumnsPastTheGridCaps) {
       auto next = [&] { return random.normal(3.0); };
       if (op.gated) {
         check(op, dtype, contiguous({600000, 2}), next);
+        check(op, dtype, contiguous({600000, 16}), next);
       } else {
         check(op, dtype, strided({600000, 3}, {4, 1}, {4, 1}), next);
+        check(op, dtype, strided({600000, 9}, {16, 1}, {16, 1}), next);
       }
     }
+    Random random(seed++);
+    auto next = [&] { return random.normal(3.0); };
     if (op.gated) {
-      Random random(seed++);
-      check(op, DType::kFloat32, contiguous({70000, 1030}), [&] { return random.normal(3.0); });
+      check(op, DType::kFloat32, contiguous({70000, 1030}), next);
+    } else if (&op == &kActivationOps[0]) {
+      // Once: the tile loop is the same code for every activation, and this case is large.
+      check(op, DType::kFloat32, strided({70000, 1030}, {1031, 1}, {}), next);
     }
   }
 }
@@ -1448,6 +1495,128 @@ TEST_F(CudaNumerics, SpecialStreamHandles) {
     ASSERT_STEP(synchronize_device());
     ASSERT_STEP(device_out.download());
     expect_close(out, expected_gelu, dtype_tolerance(dtype));
+  }
+}
+
+// An op called on a thread that has no current CUDA context (a fresh std::thread, as in a thread
+// pool that never touched CUDA) makes the tensors' device current only for its launch: the thread
+// has no context afterwards, as before (cuda::DeviceGuard, docs/kernels.md "Devices, streams and
+// errors"), rather than device 0's primary context the runtime would leave, and the results are
+// right. Each kernel library has its own CUDA runtime, so both are called, each twice on one
+// thread (the second call finds its runtime already set up for that thread) and once on another,
+// on the test's stream and on the legacy default stream.
+TEST_F(CudaNumerics, ThreadWithoutContextKeepsNone) {
+  const DType dtype = DType::kBFloat16;
+  Random random(1500);
+  HostTensor input(dtype, {33, 1000});
+  HostTensor weight(dtype, {1000});
+  HostTensor norm_out(dtype, {33, 1000});
+  HostTensor gelu_out(dtype, {33, 1000});
+  HostTensor gated_out(dtype, {33, 500});
+  input.fill([&] { return random.normal(2.0); });
+  weight.fill([&] { return 1.0 + random.normal(0.3); });
+  DeviceTensor device_input;
+  DeviceTensor device_weight;
+  DeviceTensor device_norm_out;
+  DeviceTensor device_gelu_out;
+  DeviceTensor device_gated_out;
+  ASSERT_STEP(device_input.create(&input));
+  ASSERT_STEP(device_weight.create(&weight));
+  ASSERT_STEP(device_norm_out.create(&norm_out));
+  ASSERT_STEP(device_gelu_out.create(&gelu_out));
+  ASSERT_STEP(device_gated_out.create(&gated_out));
+  ASSERT_STEP(device_input.upload());
+  ASSERT_STEP(device_weight.upload());
+  for (const DeviceTensor* out : {&device_norm_out, &device_gelu_out, &device_gated_out}) {
+    ASSERT_STEP(out->fill_with_ones());
+  }
+  ASSERT_STEP(synchronize_device());
+
+  struct Call {
+    const char* name;
+    kget_op_fn op;
+    std::vector<kget_arg> args;
+  };
+  // What a thread saw: the current context before its first call and after each, as
+  // cuCtxGetCurrent's status and value, and each call's failure ("" for OK).
+  struct Seen {
+    std::vector<cuda::CUresult> statuses;
+    std::vector<cuda::CUcontext> contexts;
+    std::vector<std::string> failures;
+  };
+  const cuda::DriverApi& api = Driver::instance().api();
+  const auto on_fresh_thread = [&api](const std::vector<Call>& calls) {
+    Seen seen;
+    std::thread thread([&] {
+      const auto look = [&] {
+        // Not null, so that a cuCtxGetCurrent that wrote nothing cannot pass for "none".
+        cuda::CUcontext context = reinterpret_cast<cuda::CUcontext>(uintptr_t{1});
+        seen.statuses.push_back(api.cuCtxGetCurrent(&context));
+        seen.contexts.push_back(context);
+      };
+      look();
+      for (const Call& call : calls) {
+        seen.failures.push_back(call_ok(call.op, call.args));
+        look();
+      }
+    });
+    thread.join();
+    return seen;
+  };
+  const Call norm = {"rms_norm",
+                     rmsnorm_op("rms_norm"),
+                     {tensor_arg(device_norm_out.dl()), tensor_arg(device_input.dl()),
+                      tensor_arg(device_weight.dl()), float_arg(1e-6), stream_arg(stream())}};
+  const Call gelu = {
+      "gelu_fast",
+      activation_op("gelu_fast"),
+      {tensor_arg(device_gelu_out.dl()), tensor_arg(device_input.dl()), stream_arg(stream())}};
+  const Call gated = {
+      "silu_and_mul",
+      activation_op("silu_and_mul"),
+      {tensor_arg(device_gated_out.dl()), tensor_arg(device_input.dl()), stream_arg(nullptr)}};
+  // Out of place: calling an op again writes the same results.
+  const std::vector<std::vector<Call>> threads = {{norm, gelu, norm, gelu}, {gated}};
+  for (const std::vector<Call>& calls : threads) {
+    const Seen seen = on_fresh_thread(calls);
+    ASSERT_EQ(seen.statuses.size(), calls.size() + 1);
+    ASSERT_EQ(seen.statuses[0], cuda::CUDA_SUCCESS)
+        << Driver::instance().describe("cuCtxGetCurrent", seen.statuses[0]);
+    ASSERT_EQ(seen.contexts[0], nullptr) << "a new thread should start without a CUDA context";
+    for (size_t i = 0; i < calls.size(); ++i) {
+      SCOPED_TRACE(calls[i].name);
+      EXPECT_EQ(seen.failures[i], "");
+      EXPECT_EQ(seen.statuses[i + 1], cuda::CUDA_SUCCESS)
+          << Driver::instance().describe("cuCtxGetCurrent", seen.statuses[i + 1]);
+      EXPECT_EQ(seen.contexts[i + 1], nullptr)
+          << "the op left a CUDA context current on a thread that had none";
+    }
+  }
+
+  // The work the threads enqueued, checked from this thread (which holds the primary context).
+  ASSERT_STEP(synchronize_device());
+  ASSERT_STEP(device_norm_out.download());
+  ASSERT_STEP(device_gelu_out.download());
+  ASSERT_STEP(device_gated_out.download());
+  {
+    SCOPED_TRACE("rms_norm");
+    expect_close(norm_out, reference_rms_norm(input, weight, 1e-6), dtype_tolerance(dtype));
+    expect_written_exactly(norm_out, all_ones_bits(norm_out));
+  }
+  std::vector<double> expected_gelu(static_cast<size_t>(input.numel()));
+  for (int64_t i = 0; i < input.numel(); ++i) {
+    expected_gelu[static_cast<size_t>(i)] = reference_gelu_tanh(input.get(i));
+  }
+  {
+    SCOPED_TRACE("gelu_fast");
+    expect_close(gelu_out, expected_gelu, dtype_tolerance(dtype));
+    expect_written_exactly(gelu_out, all_ones_bits(gelu_out));
+  }
+  const ActivationOp silu_and_mul{"silu_and_mul", reference_silu, true};
+  {
+    SCOPED_TRACE("silu_and_mul");
+    expect_close(gated_out, expected_of(silu_and_mul, input, gated_out), dtype_tolerance(dtype));
+    expect_written_exactly(gated_out, all_ones_bits(gated_out));
   }
 }
 

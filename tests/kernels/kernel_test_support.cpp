@@ -49,13 +49,23 @@ kget_op_fn KernelLibrary::op(const std::string& name) const {
   return nullptr;
 }
 
+LibraryPath library_path(const char* variable, const char* default_path) {
+  const char* value = std::getenv(variable);
+  if (value && *value) {
+    return {value, true};
+  }
+  return {default_path, false};
+}
+
 const KernelLibrary& rmsnorm_library() {
-  static const KernelLibrary library(KGET_RMSNORM_LIBRARY);
+  static const KernelLibrary library(
+      library_path("KGET_RMSNORM_LIBRARY", KGET_RMSNORM_LIBRARY).path.c_str());
   return library;
 }
 
 const KernelLibrary& activation_library() {
-  static const KernelLibrary library(KGET_ACTIVATION_LIBRARY);
+  static const KernelLibrary library(
+      library_path("KGET_ACTIVATION_LIBRARY", KGET_ACTIVATION_LIBRARY).path.c_str());
   return library;
 }
 

@@ -31,6 +31,17 @@ private:
   std::string load_error_;
 };
 
+// Where a test finds a kernel library: the path in environment variable `variable` when it is
+// set and not empty, else `default_path` (compiled in: this build tree's library). The variables
+// let a test binary run from a folder staged on another machine, whose build tree is gone.
+struct LibraryPath {
+  std::string path;
+  bool from_environment = false;
+};
+LibraryPath library_path(const char* variable, const char* default_path);
+
+// The CPU variants: KGET_RMSNORM_LIBRARY and KGET_ACTIVATION_LIBRARY (environment), else the
+// paths of the same names compiled in. Loaded once per process.
 const KernelLibrary& rmsnorm_library();
 const KernelLibrary& activation_library();
 

@@ -4,11 +4,14 @@
 // 1 + erf, which cancel for x << 0), accurate CUDA math functions (no --use_fast_math), and
 // round_T exactly where PyTorch's unfused composition rounds.
 //
-// Launch shape: 256-thread blocks of (columns x rows) threads, x = min(256, packs per row
-// rounded up to a warp), so that short rows share a block; grid-stride loops over both rows and
-// columns, with the grid capped (blocks loop over what lies beyond), so any size runs. A pack
-// is 16 bytes when the row starts of both tensors are 16-byte aligned (and, for the gated ops,
-// d is a whole number of packs), else one element.
+// Launch shape: 256-thread blocks of (columns x rows) threads. A block row works on tiles of
+// columns * kPacks packs of one row: thread x takes packs x, x + columns, ... of the tile (each
+// access coalesced across the warp), loads all of them into registers, then computes and stores
+// them, so that several 16-byte loads per thread are in flight at once. columns = min(256, the
+// row's packs / kPacks rounded up to a warp), so that short rows share a block; grid-stride loops
+// over rows and over the tiles of a row, with the grid capped (blocks loop over what lies
+// beyond), so any size runs. A pack is 16 bytes when the row starts of both tensors are 16-byte
+// aligned (and, for the gated ops, d is a whole number of packs), else one element.
 #include "../../common/cuda_common.cuh"
 #include "activation_cuda.h"
 
@@ -21,6 +24,13 @@ using cuda::Pack;
 using cuda::row_pointer;
 
 constexpr int kBlockThreads = 256;
+// Packs each thread loads before it uses any, per tile. A memory-bound kernel gets bandwidth x
+// latency bytes per second only with that many bytes in flight (Little's law): on an H200,
+// 4.8 TB/s at ~0.7 us is ~26 KB per SM, which one 16-byte load per thread (32 KB at full
+// occupancy) barely reaches, and not while blocks drain and start. Unary: 4 loads a thread;
+// gated: 2 packs each of gate and up, also 4. More would cost registers (4 per pack) for little.
+constexpr int kUnaryPacks = 4;
+constexpr int kGatedPacks = 2;
 
 // GELU, tanh approximation: x/2 (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), evaluated as
 // x * sigmoid(2u) = x / (1 + 2^y), y = -2u log2(e) = x (a + b x^2), as vec_math.h does. tanhf
@@ -95,45 +105,65 @@ __device__ __forceinline__ Pack<E, kCount> activate_and_mul(const Pack<E, kCount
   return cuda::pack_of<E>(values);
 }
 
-// This thread's rows and columns: threadIdx.y/blockIdx.y go over rows, threadIdx.x/blockIdx.x
-// over the packs of a row.
-struct Stride2d {
-  int64_t first_row;
-  int64_t row_step;
-  int64_t first_column;
-  int64_t column_step;
+// This thread's rows and packs: threadIdx.y/blockIdx.y go over rows; blockIdx.x over tiles of
+// blockDim.x * kPacks packs of a row, threadIdx.x over the packs of a tile, blockDim.x apart.
+// 32-bit: the grid's caps keep every start and step below 2^27 (the loop counters are 64-bit),
+// and these live across the division's slow-path calls, around which ptxas must keep or spill
+// them (in 64 bits it spilled 4 bytes in unary_kernel<Silu, Float32> on sm_75 to sm_90).
+struct Tiling {
+  uint32_t first_row;
+  uint32_t row_step;
+  uint32_t first_pack;  // of this thread's first tile
+  uint32_t tile_step;   // to the same thread's pack in its next tile
+  uint32_t first_index; // one element per thread, for the unary tails: this thread's first
+  uint32_t index_step;  // and the step to its next
 };
 
-__device__ __forceinline__ Stride2d thread_stride() {
-  return Stride2d{static_cast<int64_t>(blockIdx.y) * blockDim.y + threadIdx.y,
-                  static_cast<int64_t>(gridDim.y) * blockDim.y,
-                  static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x,
-                  static_cast<int64_t>(gridDim.x) * blockDim.x};
+template <int kPacks>
+__device__ __forceinline__ Tiling thread_tiling() {
+  const uint32_t tile = blockDim.x * kPacks;
+  return Tiling{blockIdx.y * blockDim.y + threadIdx.y, gridDim.y * blockDim.y,
+                blockIdx.x * tile + threadIdx.x,       gridDim.x * tile,
+                blockIdx.x * blockDim.x + threadIdx.x, gridDim.x * blockDim.x};
 }
 
 template <class Act, class E, int kCount>
 __global__ void __launch_bounds__(kBlockThreads) unary_kernel(const UnaryArgs args) {
-  const Stride2d stride = thread_stride();
-  for (int64_t row = stride.first_row; row < args.grid.rows; row += stride.row_step) {
+  const Tiling tiling = thread_tiling<kUnaryPacks>();
+  const uint32_t lane_step = blockDim.x;
+  for (int64_t row = tiling.first_row; row < args.grid.rows; row += tiling.row_step) {
     int64_t out_offset = 0;
     int64_t input_offset = 0;
     cuda::row_offsets(args.grid, row, &out_offset, &input_offset);
     Pack<E, kCount>* out = row_pointer<E, kCount>(args.out, out_offset);
     const Pack<E, kCount>* input = row_pointer<E, kCount>(args.input, input_offset);
-    // Not unrolled: a grid covers up to 2^24 packs at once, so a thread rarely takes more than
-    // one, and the unrolled one-element loops spilled around the division's slow-path call on
-    // sm_110 and newer.
+    // Only the packs within a tile are unrolled, not the tile loop: unrolled, the one-element
+    // kernels' loops spilled around the division's slow-path call on sm_110 and newer.
 #pragma unroll 1
-    for (int64_t column = stride.first_column; column < args.packs; column += stride.column_step) {
-      cuda::store(out + column, activate<Act>(cuda::load(input + column)));
+    for (int64_t first = tiling.first_pack; first < args.packs; first += tiling.tile_step) {
+      // Every load before any use, so that they are in flight together. In place is still safe:
+      // each thread reads exactly the elements it writes, before it writes them.
+      Pack<E, kCount> x[kUnaryPacks];
+#pragma unroll
+      for (int k = 0; k < kUnaryPacks; ++k) {
+        if (first + k * lane_step < args.packs) {
+          x[k] = cuda::load(input + first + k * lane_step);
+        }
+      }
+#pragma unroll
+      for (int k = 0; k < kUnaryPacks; ++k) {
+        if (first + k * lane_step < args.packs) {
+          cuda::store(out + first + k * lane_step, activate<Act>(x[k]));
+        }
+      }
     }
     if constexpr (kCount > 1) {
       // The row's last cols % kCount elements (a contiguous tensor of any size is one row).
       Pack<E, 1>* out_elements = row_pointer<E, 1>(args.out, out_offset);
       const Pack<E, 1>* input_elements = row_pointer<E, 1>(args.input, input_offset);
 #pragma unroll 1
-      for (int64_t column = args.packs * kCount + stride.first_column; column < args.cols;
-           column += stride.column_step) {
+      for (int64_t column = args.packs * kCount + tiling.first_index; column < args.cols;
+           column += tiling.index_step) {
         cuda::store(out_elements + column, activate<Act>(cuda::load(input_elements + column)));
       }
     }
@@ -142,17 +172,32 @@ __global__ void __launch_bounds__(kBlockThreads) unary_kernel(const UnaryArgs ar
 
 template <class Act, class E, int kCount>
 __global__ void __launch_bounds__(kBlockThreads) gated_kernel(const GatedArgs args) {
-  const Stride2d stride = thread_stride();
-  for (int64_t row = stride.first_row; row < args.grid.rows; row += stride.row_step) {
+  const Tiling tiling = thread_tiling<kGatedPacks>();
+  const uint32_t lane_step = blockDim.x;
+  for (int64_t row = tiling.first_row; row < args.grid.rows; row += tiling.row_step) {
     int64_t out_offset = 0;
     int64_t input_offset = 0;
     cuda::row_offsets(args.grid, row, &out_offset, &input_offset);
     Pack<E, kCount>* out = row_pointer<E, kCount>(args.out, out_offset);
     const Pack<E, kCount>* gate = row_pointer<E, kCount>(args.input, input_offset);
     const Pack<E, kCount>* up = row_pointer<E, kCount>(args.input, input_offset + args.d);
-    for (int64_t column = stride.first_column; column < args.packs; column += stride.column_step) {
-      cuda::store(out + column,
-                  activate_and_mul<Act>(cuda::load(gate + column), cuda::load(up + column)));
+#pragma unroll 1
+    for (int64_t first = tiling.first_pack; first < args.packs; first += tiling.tile_step) {
+      Pack<E, kCount> gates[kGatedPacks];
+      Pack<E, kCount> ups[kGatedPacks];
+#pragma unroll
+      for (int k = 0; k < kGatedPacks; ++k) {
+        if (first + k * lane_step < args.packs) {
+          gates[k] = cuda::load(gate + first + k * lane_step);
+          ups[k] = cuda::load(up + first + k * lane_step);
+        }
+      }
+#pragma unroll
+      for (int k = 0; k < kGatedPacks; ++k) {
+        if (first + k * lane_step < args.packs) {
+          cuda::store(out + first + k * lane_step, activate_and_mul<Act>(gates[k], ups[k]));
+        }
+      }
     }
   }
 }
@@ -162,14 +207,16 @@ struct Launch {
   dim3 block;
 };
 
-// Columns of a block: enough warps for a row's packs, up to the whole block; the rest of the
-// block takes further rows. The grid covers every pack once where the caps allow, else loops.
-Launch plan(int64_t rows, int64_t packs) {
+// Columns of a block: enough warps for a row's packs at kPacks a thread, up to the whole block;
+// the rest of the block takes further rows. The grid covers every tile once where the caps
+// allow, else loops.
+Launch plan(int64_t rows, int64_t packs, int64_t packs_per_thread) {
+  const int64_t row_packs = std::max<int64_t>(packs, 1);
   const int64_t columns = std::min<int64_t>(
-      kBlockThreads, cuda::round_up(std::max<int64_t>(packs, 1), cuda::kWarpSize));
+      kBlockThreads, cuda::round_up(cuda::ceil_div(row_packs, packs_per_thread), cuda::kWarpSize));
   const int64_t block_rows = kBlockThreads / columns;
   const int64_t grid_rows = std::min(cuda::ceil_div(rows, block_rows), cuda::kMaxGridY);
-  const int64_t grid_columns = std::min(cuda::ceil_div(std::max<int64_t>(packs, 1), columns),
+  const int64_t grid_columns = std::min(cuda::ceil_div(row_packs, columns * packs_per_thread),
                                         std::max<int64_t>(1, cuda::kMaxGridBlocks / grid_rows));
   Launch launch;
   launch.block = dim3(static_cast<unsigned>(columns), static_cast<unsigned>(block_rows));
@@ -217,14 +264,14 @@ bool rows_vector_aligned(const RowGrid& grid, const void* out, const void* input
 template <class Act, class E, int kCount>
 void launch_unary(UnaryArgs args, cudaStream_t stream) {
   args.packs = args.cols / kCount;
-  const Launch launch = plan(args.grid.rows, args.packs);
+  const Launch launch = plan(args.grid.rows, args.packs, kUnaryPacks);
   unary_kernel<Act, E, kCount><<<launch.grid, launch.block, 0, stream>>>(args);
 }
 
 template <class Act, class E, int kCount>
 void launch_gated(GatedArgs args, cudaStream_t stream) {
   args.packs = args.d / kCount;
-  const Launch launch = plan(args.grid.rows, args.packs);
+  const Launch launch = plan(args.grid.rows, args.packs, kGatedPacks);
   gated_kernel<Act, E, kCount><<<launch.grid, launch.block, 0, stream>>>(args);
 }
 
