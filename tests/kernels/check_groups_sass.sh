@@ -15,8 +15,10 @@
 #   VENV     a virtual environment in the build tree; cuobjdump and nvdisasm (the
 #            nvidia-cuda-cuobjdump and nvidia-cuda-nvdisasm wheels) are pip-installed there when
 #            missing, as check_sass.sh does.
-# Exit 77 (ctest: skipped) when LIBRARY was not built (no CUDA toolkit, or no CUTLASS headers)
-# or pip cannot install the tools.
+#   - metadata.json beside LIBRARY lists exactly those targets (kget check compares it with the
+#     fatbin; this pins what the fatbin must be).
+# Exit 77 (ctest: skipped) when LIBRARY was not built (no CUDA toolkit: a failed build, e.g. no
+# CUTLASS wheel, fails its fixture instead) or pip cannot install the tools.
 set -euo pipefail
 if [ $# -ne 2 ]; then
   echo "usage: $0 VENV LIBRARY" >&2
@@ -134,9 +136,20 @@ if strings -a "$library" | grep -Ei 'arch conditional|attempting to use|CUTE_ARC
   fail "$name: arch-conditional stub messages in the library (above)"
 fi
 
+# What the builder wrote from the fatbin: the groups' targets and nothing else.
+if ! python3 - "$(dirname "$library")/metadata.json" <<'PY'
+import json, sys
+cuda = json.load(open(sys.argv[1]))["kget"]["cuda"]
+assert cuda["sass"] == ["sm_80", "sm_90a"] and cuda["ptx"] == ["compute_80"], cuda
+print("  metadata.json: sass", cuda["sass"], "ptx", cuda["ptx"])
+PY
+then
+  fail "$name: metadata.json does not list exactly sm_80, sm_90a and compute_80"
+fi
+
 if [ "$failures" -gt 0 ]; then
   echo "$failures failure(s)"
   exit 1
 fi
-echo "ok: cubins sm_80 and sm_90a, PTX compute_80; HGMMA in every sm_90a function, HMMA in" \
+echo "ok: cubins sm_80 and sm_90a, PTX compute_80 (and so the metadata); HGMMA in every sm_90a function, HMMA in" \
   "every sm_80 one; no arch-conditional stubs"
