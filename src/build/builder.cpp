@@ -243,7 +243,8 @@ std::string unbuildable(const MatrixCell& cell, const metadata::CudaTarget& want
 }
 
 // The groups of `kernel` that the cell builds, each with its targets.
-Result<std::vector<BuiltGroup>> plan_groups(const KernelSpec& kernel, const MatrixCell& cell,
+Result<std::vector<BuiltGroup>> plan_groups(const KernelSpec& kernel, const Matrix& matrix,
+                                            const MatrixCell& cell,
                                             const std::vector<util::MajorMinor>& filter) {
   const BackendSources& cuda = *kernel.cuda;
   std::vector<BuiltGroup> built;
@@ -291,9 +292,9 @@ Result<std::vector<BuiltGroup>> plan_groups(const KernelSpec& kernel, const Matr
       if (std::string why = unbuildable(cell, wanted); !why.empty()) {
         return fail(ErrorKind::invalid_metadata,
                     "{}:{}: kernel.cuda.group.{}.capabilities[{}]: {} cannot be built: {} "
-                    "(matrix cell at line {})",
+                    "({}:{})",
                     kernel.file.string(), group.capability_lines[i], group.name, i,
-                    metadata::to_string(wanted), why, cell.line);
+                    metadata::to_string(wanted), why, matrix.file.string(), cell.line);
       }
       if (arch_wanted(filter, wanted)) {
         plan.targets.push_back(wanted);
@@ -775,7 +776,7 @@ Result<BuildReport> build_kernel(const BuildRequest& request) {
     }
     if (plan.cuda) {
       // build.toml's mistakes are errors, not reasons to skip.
-      KGET_TRY_ASSIGN(plan.cuda->groups, plan_groups(kernel, cell, request.cuda_arch));
+      KGET_TRY_ASSIGN(plan.cuda->groups, plan_groups(kernel, matrix, cell, request.cuda_arch));
       if (!kernel.cuda->groups.empty()) {
         plan.cuda->shared_targets = shared_targets(plan.cuda->groups);
       }

@@ -141,7 +141,8 @@ TEST_F(BuildGroupsTest, RefusesAGroupCapabilityTheCellCannotBuild) {
   EXPECT_EQ(report.error().kind, ErrorKind::invalid_metadata);
   EXPECT_NE(report.error().message.find(
                 "tiny_groups/build.toml:25: kernel.cuda.group.sm80.capabilities[0]: sm_80 cannot "
-                "be built: cell cu130 (CUDA 13.0) builds 9.0 (matrix cell at line 1)"),
+                "be built: cell cu130 (CUDA 13.0) builds 9.0 (" +
+                (dir.path() / "matrix.toml").string() + ":1)"),
             std::string::npos)
       << report.error().message;
   EXPECT_FALSE(fs::exists(dir.path() / "out/build/kget1-cu130-x86_64-linux"));
