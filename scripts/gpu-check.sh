@@ -2,10 +2,12 @@
 # One command for a lent GPU machine (docs/benchmarks.md, "On a GPU machine"): what it needs is
 # built here, carried there in one folder, and run there in one call.
 #
-#   scripts/gpu-check.sh prepare [DIR]   here: build the GPU tests, the benchmark and every
+#   scripts/gpu-check.sh prepare [DIR [BUILD]]
+#                                        here: build the GPU tests, the benchmark and every
 #                                        kernel's CUDA variant for Hopper (sm_90/sm_90a + PTX,
 #                                        plus each older path a test forces), staged in DIR
-#                                        (default gpu-check/, git-ignored)
+#                                        (default gpu-check/, git-ignored), from the build tree
+#                                        BUILD (default build/, configured when missing)
 #   scripts/gpu-check.sh run [DIR]       there, from DIR alone: the GPU, driver and clocks; every
 #                                        GPU test (a skip is a failure); a compute-sanitizer
 #                                        subset; every kernel benchmark (JSON); one summary line
@@ -54,7 +56,7 @@ stage_variant() {
 }
 
 prepare() {
-  build=$root/build
+  build=$(realpath -m "${1:-$root/build}")
   "$root/scripts/install-deps.sh" || return 1
   if [ ! -f "$build/build.ninja" ]; then
     cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo || return 1
@@ -230,14 +232,14 @@ PY
 }
 
 run() {
-  [ -x "$stage/bin/test_kernels_gpu" ] || {
-    echo "gpu-check: $stage/bin/test_kernels_gpu is missing: run '$0 prepare' first and carry $stage"
-    return 1
-  }
   if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L 2>/dev/null | grep -q '^GPU '; then
     echo "gpu-check: no CUDA device (nvidia-smi is missing or lists no GPU); nothing was run"
     return 1
   fi
+  [ -x "$stage/bin/test_kernels_gpu" ] || {
+    echo "gpu-check: $stage/bin/test_kernels_gpu is missing: run '$0 prepare' first and carry $stage"
+    return 1
+  }
   results=${OUT:-$stage/results}
   mkdir -p "$results"
   local started=$SECONDS
@@ -296,7 +298,7 @@ run() {
 }
 
 case "$mode" in
-prepare) prepare ;;
+prepare) prepare "${3:-}" ;;
 run) run ;;
 *) usage ;;
 esac
