@@ -145,6 +145,9 @@ run_tests() {
   grep -E '^\[  (FAILED|SKIPPED) ' "$results/tests-$label.log" | sort -u | head -n 40
   tail -n 3 "$results/tests-$label.log"
   read -r passed failed skipped < <(count_results "$json")
+  # No python3 or no JSON: nothing is known, so nothing passed.
+  passed=${passed:-0} failed=${failed:-1} skipped=${skipped:-0}
+  echo "$passed $failed $skipped" >"$results/tests-$label.counts"
   # On a GPU nothing may skip: a skipped test is a failed one.
   if [ "$status" -ne 0 ] || [ "$failed" -gt 0 ] || [ "$skipped" -gt 0 ]; then
     note_failure "tests $label: exit $status, $passed passed, $failed failed, $skipped skipped"
@@ -180,7 +183,7 @@ sanitize() {
   fi
 }
 
-# One line per kernel: its tests (results/tests-<kernel>*.json; both_kernels counts for each of
+# One line per kernel: its tests (results/tests-<kernel>*.counts; both_kernels counts for each of
 # rmsnorm and activation) and its benchmarks (bench.log's summary lines, by op name).
 per_kernel_summary() {
   python3 - "$results" <<'PY'
@@ -201,21 +204,10 @@ except OSError:
     pass
 for kernel, (labels, ops) in kernels.items():
     passed = failed = skipped = 0
-    for label in labels:
-        for path in glob.glob(os.path.join(results, f"tests-{label}.json")):
-            try:
-                doc = json.load(open(path))
-            except Exception:
-                failed += 1
-                continue
-            for suite in doc.get("testsuites", []):
-                for test in suite.get("testsuite", []):
-                    if test.get("result") == "SKIPPED":
-                        skipped += 1
-                    elif test.get("failures"):
-                        failed += 1
-                    else:
-                        passed += 1
+    for label in labels:  # run_tests' counts, one rule for both
+        for path in glob.glob(os.path.join(results, f"tests-{label}.counts")):
+            p, f, s = (int(x) for x in open(path).read().split())
+            passed, failed, skipped = passed + p, failed + f, skipped + s
     mine = [b for b in bench if b[0].split("/")[0].startswith(ops)] if ops else []
     if mine:
         worst = min(mine, key=lambda b: b[2])
@@ -258,7 +250,11 @@ run() {
   run_tests rmsnorm "${libs[@]}" -- "$gpu_tests" --gtest_filter='CudaRmsNorm.*'
   run_tests activation "${libs[@]}" -- "$gpu_tests" --gtest_filter='CudaActivation.*'
   run_tests both_kernels "${libs[@]}" -- "$gpu_tests" --gtest_filter='-CudaRmsNorm.*:CudaActivation.*'
-  run_tests cutlass_groups "${libs[@]}" -- "$groups_tests"
+  # Left out: a test of the no-driver error, one of a GPU older than 8.0, and the unknown forced
+  # path (run on its own below); each of them skips by design on an H100/H200.
+  run_tests cutlass_groups "${libs[@]}" -- "$groups_tests" \
+    --gtest_filter='-CutlassGroupsLibrary.WithoutAUsableDeviceTheOpSaysWhy:CutlassGroupsGpu.AGpuNoPathCoversIsRefused:CutlassGroupsGpu.UnknownForcedPathIsRefused'
+
   local path
   for path in sm90 sm80; do
     run_tests "cutlass_groups_forced_$path" "${libs[@]}" KGET_KERNEL_CUDA_PATH=$path -- \

@@ -242,41 +242,84 @@ std::string unbuildable(const MatrixCell& cell, const metadata::CudaTarget& want
   return {};
 }
 
-// The groups of `kernel` that the cell builds, each with its targets.
+// PTX of the newest of `targets` (sorted), appended, when the cell builds PTX. An arch-specific or
+// family target's PTX runs only where its SASS already does, so a group gets none then; the
+// one-list form takes plain PTX of that capability, as it always has, since all its sources are
+// built for plain targets too.
+void add_ptx(std::vector<metadata::CudaTarget>& targets, const MatrixCell& cell, bool grouped) {
+  if (!cell.ptx_newest || targets.empty()) {
+    return;
+  }
+  metadata::CudaTarget ptx = targets.back();
+  if (ptx.suffix != metadata::CudaTarget::Suffix::none) {
+    if (grouped) {
+      return;
+    }
+    ptx.suffix = metadata::CudaTarget::Suffix::none;
+  }
+  ptx.kind = metadata::CudaTarget::Kind::ptx;
+  targets.push_back(ptx);
+}
+
+// --cuda-arch that keeps none of build.toml's capabilities, for any cell: a usage error.
+Result<void> check_cuda_arch(const KernelSpec& kernel,
+                             const std::vector<util::MajorMinor>& filter) {
+  if (filter.empty() || !kernel.cuda) {
+    return {};
+  }
+  const BackendSources& cuda = *kernel.cuda;
+  std::vector<std::string> listed;
+  bool kept = false;
+  auto consider = [&](const std::vector<metadata::CudaTarget>& capabilities) {
+    for (const auto& capability : capabilities) {
+      kept = kept || arch_wanted(filter, capability);
+    }
+  };
+  if (cuda.groups.empty()) {
+    consider(cuda.cuda_capabilities);
+    listed.push_back(
+        fmt::format("cuda-capabilities {}", joined_targets(cuda.cuda_capabilities, ", ")));
+  }
+  for (const auto& group : cuda.groups) {
+    consider(group.capabilities);
+    listed.push_back(
+        fmt::format("group {} ({})", group.name, joined_targets(group.capabilities, ", ")));
+  }
+  if (kept) {
+    return {};
+  }
+  std::vector<std::string> asked;
+  for (const auto& arch : filter) {
+    asked.push_back(util::to_string(arch));
+  }
+  return fail(ErrorKind::usage, "--cuda-arch {}: {} has none of these capabilities; it lists {}",
+              util::join(asked, ","), kernel.file.string(), util::join(listed, "; "));
+}
+
+// The groups of `kernel` that the cell builds, each with its targets. In the one-list form a cell
+// that builds none of the capabilities is not_found (a reason to skip the cell); a group
+// capability the cell cannot build is invalid_metadata (build.toml's error, for every cell).
 Result<std::vector<BuiltGroup>> plan_groups(const KernelSpec& kernel, const Matrix& matrix,
                                             const MatrixCell& cell,
                                             const std::vector<util::MajorMinor>& filter) {
   const BackendSources& cuda = *kernel.cuda;
   std::vector<BuiltGroup> built;
-  auto add_ptx = [&](BuiltGroup& group, bool wanted) {
-    if (wanted && cell.ptx_newest && !group.targets.empty()) {
-      metadata::CudaTarget ptx = group.targets.back(); // sorted: the newest
-      ptx.kind = metadata::CudaTarget::Kind::ptx;
-      group.targets.push_back(ptx);
-    }
-  };
   if (cuda.groups.empty()) {
     // One set of targets for every source: those of the list the cell's toolkit builds, so that
     // one list serves toolkits of different reach (docs/build.md).
     BuiltGroup group;
     for (const auto& wanted : cuda.cuda_capabilities) {
-      if (unbuildable(cell, wanted).empty() && arch_wanted(filter, wanted)) {
+      if (arch_wanted(filter, wanted) && unbuildable(cell, wanted).empty()) {
         group.targets.push_back(wanted);
       }
     }
     if (group.targets.empty()) {
       return fail(ErrorKind::not_found,
-                  "none of build.toml's cuda-capabilities is among the "
-                  "cell's sass targets{}",
-                  filter.empty() ? "" : " and --cuda-arch");
+                  "none of build.toml's cuda-capabilities{} is among the cell's sass targets",
+                  filter.empty() ? "" : " that --cuda-arch keeps");
     }
     std::sort(group.targets.begin(), group.targets.end());
-    if (cell.ptx_newest) {
-      metadata::CudaTarget ptx = group.targets.back();
-      ptx.kind = metadata::CudaTarget::Kind::ptx;
-      ptx.suffix = metadata::CudaTarget::Suffix::none;
-      group.targets.push_back(ptx);
-    }
+    add_ptx(group.targets, cell, false);
     for (const auto& source : cuda.sources) {
       if (source.extension() == ".cu") {
         group.sources.push_back(source);
@@ -289,6 +332,9 @@ Result<std::vector<BuiltGroup>> plan_groups(const KernelSpec& kernel, const Matr
     BuiltGroup plan{group.name, {}, group.sources, group.cuda_flags};
     for (size_t i = 0; i < group.capabilities.size(); ++i) {
       const metadata::CudaTarget& wanted = group.capabilities[i];
+      if (!arch_wanted(filter, wanted)) {
+        continue;
+      }
       if (std::string why = unbuildable(cell, wanted); !why.empty()) {
         return fail(ErrorKind::invalid_metadata,
                     "{}:{}: kernel.cuda.group.{}.capabilities[{}]: {} cannot be built: {} "
@@ -296,30 +342,19 @@ Result<std::vector<BuiltGroup>> plan_groups(const KernelSpec& kernel, const Matr
                     kernel.file.string(), group.capability_lines[i], group.name, i,
                     metadata::to_string(wanted), why, matrix.file.string(), cell.line);
       }
-      if (arch_wanted(filter, wanted)) {
-        plan.targets.push_back(wanted);
-      }
+      plan.targets.push_back(wanted);
     }
     std::sort(plan.targets.begin(), plan.targets.end());
-    add_ptx(plan, group.ptx);
+    if (group.ptx) {
+      add_ptx(plan.targets, cell, true);
+    }
     if (!plan.targets.empty()) {
       built.push_back(std::move(plan));
     }
   }
-  if (built.empty()) {
-    std::vector<std::string> groups;
-    for (const auto& group : cuda.groups) {
-      groups.push_back(
-          fmt::format("{} ({})", group.name, joined_targets(group.capabilities, ", ")));
-    }
-    std::vector<std::string> asked;
-    for (const auto& arch : filter) {
-      asked.push_back(util::to_string(arch));
-    }
-    return fail(ErrorKind::usage,
-                "--cuda-arch {}: no group of {} has such a capability; its "
-                "groups are {}",
-                util::join(asked, ","), kernel.file.string(), util::join(groups, ", "));
+  if (built.empty()) { // check_cuda_arch keeps some group
+    return fail(ErrorKind::internal, "no architecture group of {} is left to build",
+                kernel.file.string());
   }
   return built;
 }
@@ -604,9 +639,8 @@ Result<void> build_library(const BuildRequest& request, const KernelSpec& kernel
                                             "Ninja",
                                             "-DCMAKE_BUILD_TYPE=Release",
                                             "-DCMAKE_CXX_COMPILER=" + cell.cxx};
-      if (!settings.launcher.empty()) {
-        configure.push_back("-DCMAKE_CXX_COMPILER_LAUNCHER=" + settings.launcher);
-      }
+      // Also when empty: a work tree kept from a build with ccache has it in its CMakeCache.
+      configure.push_back("-DCMAKE_CXX_COMPILER_LAUNCHER=" + settings.launcher);
       KGET_TRY(run_step(configure, log, request.verbose,
                         fmt::format("{}: cmake configure", plan.variant)));
     }
@@ -755,6 +789,7 @@ Result<BuildReport> build_kernel(const BuildRequest& request) {
     }
   };
 
+  KGET_TRY(check_cuda_arch(kernel, request.cuda_arch));
   std::vector<Plan> plans;
   std::set<std::string> known;
   for (const auto& cell : matrix.cells) {
@@ -775,10 +810,18 @@ Result<BuildReport> build_kernel(const BuildRequest& request) {
       }
     }
     if (plan.cuda) {
-      // build.toml's mistakes are errors, not reasons to skip.
-      KGET_TRY_ASSIGN(plan.cuda->groups, plan_groups(kernel, matrix, cell, request.cuda_arch));
-      if (!kernel.cuda->groups.empty()) {
-        plan.cuda->shared_targets = shared_targets(plan.cuda->groups);
+      auto groups = plan_groups(kernel, matrix, cell, request.cuda_arch);
+      if (!groups && groups.error().kind != ErrorKind::not_found) {
+        return std::unexpected(groups.error()); // build.toml's mistakes are not reasons to skip
+      }
+      if (!groups) {
+        plan.skipped = groups.error().message;
+        plan.cuda.reset();
+      } else {
+        plan.cuda->groups = std::move(*groups);
+        if (!kernel.cuda->groups.empty()) {
+          plan.cuda->shared_targets = shared_targets(plan.cuda->groups);
+        }
       }
     }
     if (!plan.skipped.empty() && asked) {
@@ -801,7 +844,10 @@ Result<BuildReport> build_kernel(const BuildRequest& request) {
   bool cuda_built = std::any_of(plans.begin(), plans.end(),
                                 [](const Plan& plan) { return plan.skipped.empty() && plan.cuda; });
   if (cuda_built) {
-    fs::path deps_dir = request.deps_dir.empty() ? out / ".work" / "deps" : request.deps_dir;
+    // Absolute: the include paths are used from the generated project's build directory.
+    fs::path deps_dir = request.deps_dir.empty()
+                            ? out / ".work" / "deps"
+                            : fs::absolute(request.deps_dir).lexically_normal();
     uint64_t unit_memory = k_default_unit_memory;
     for (const auto& name : kernel.cuda->deps) {
       const Dependency& dependency = *find_dependency(name); // parse_kernel_spec checked it

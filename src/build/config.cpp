@@ -289,7 +289,6 @@ Result<CudaGroup> parse_group(const Document& doc, std::string_view name, const 
   auto key = [&](std::string_view part) { return fmt::format("{}.{}", shown, part); };
   CudaGroup group;
   group.name = name;
-  group.line = static_cast<int>(table.source().begin.line);
   if (!is_group_name(name)) {
     return doc.error(&table, shown,
                      "a group name is lower-case letters, digits and '_' (it becomes the define "
@@ -355,8 +354,7 @@ Result<void> parse_cuda_keys(const Document& doc, const toml::table& table,
   const toml::node* groups = table.get("group");
   if (groups == nullptr) {
     KGET_TRY_ASSIGN(sources.cuda_capabilities, capability_array(doc, table, "cuda-capabilities",
-                                                                "kernel.cuda.cuda-capabilities",
-                                                                &sources.cuda_capability_lines));
+                                                                "kernel.cuda.cuda-capabilities"));
     if (sources.cuda_capabilities.empty()) {
       return doc.error(&table, "kernel.cuda.cuda-capabilities",
                        "expected the CUDA capabilities to build for, e.g. [\"8.0\", \"9.0a\"], "
@@ -409,7 +407,6 @@ Result<BackendSources> parse_backend(const Document& doc, std::string_view backe
                                   "group"}));
   }
   BackendSources sources;
-  sources.line = static_cast<int>(table.source().begin.line);
   KGET_TRY_ASSIGN(sources.cxx_standard, parse_language(doc, table, key("language")));
   KGET_TRY_ASSIGN(sources.sources, path_array(doc, table, "src", key("src")));
   // With groups the shared sources may be none: every file can belong to a group.

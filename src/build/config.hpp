@@ -35,7 +35,6 @@ struct CudaGroup {
   bool ptx = false;                  // also PTX of the newest capability built
   std::vector<std::filesystem::path> sources;
   std::vector<std::string> cuda_flags;
-  int line = 0;
 };
 
 // [kernel.cpu] or [kernel.cuda]: sources and flags of one backend. Paths are absolute.
@@ -52,10 +51,8 @@ struct BackendSources {
   // cuda only. Without groups: every source is built for cuda_capabilities (each the cell's
   // toolkit builds). With groups: `sources` are shared, built for the union of the groups' targets.
   std::vector<metadata::CudaTarget> cuda_capabilities;
-  std::vector<int> cuda_capability_lines;
   std::vector<CudaGroup> groups;
   std::vector<std::string> deps; // "cutlass" (build/deps.hpp)
-  int line = 0;                  // where the table starts
 };
 
 struct KernelSpec {

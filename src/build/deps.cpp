@@ -55,12 +55,14 @@ Result<void> install(const Dependency& dependency, const fs::path& deps_dir, con
   fs::path venv = deps_dir / ".venv";
   std::error_code error;
   if (!fs::exists(venv / "bin" / "pip", error)) {
-    KGET_TRY_ASSIGN(int status, run_process({{"python3", "-m", "venv", venv.string()}, log}));
-    if (status != 0) {
+    auto status = run_process({{"python3", "-m", "venv", venv.string()}, log});
+    if (!status || *status != 0) { // not started (no python3), or failed
       return fail(ErrorKind::not_found,
-                  "{}, and installing it needs pip: python3 -m venv {} failed (install "
-                  "python3-venv); see {}",
-                  what, venv.string(), log.string());
+                  "{}, and installing it needs python3 with venv: python3 -m venv {} failed "
+                  "({}; install python3 and python3-venv); see {}",
+                  what, venv.string(),
+                  status ? fmt::format("exit status {}", *status) : status.error().message,
+                  log.string());
     }
   }
   fs::path requirements =
@@ -68,29 +70,36 @@ Result<void> install(const Dependency& dependency, const fs::path& deps_dir, con
   KGET_TRY(util::write_file_atomic(
       requirements,
       fmt::format("{} --hash=sha256:{}\n", dependency.requirement, dependency.sha256)));
-  fs::path staging =
-      deps_dir / fmt::format(".{}.partial-{}", directory_name(dependency), ::getpid());
-  fs::remove_all(staging, error);
-  KGET_TRY_ASSIGN(int status,
-                  run_process({{(venv / "bin" / "pip").string(), "install", "--quiet",
-                                "--disable-pip-version-check", "--no-deps", "--require-hashes",
-                                "--target", staging.string(), "-r", requirements.string()},
-                               log}));
-  if (status != 0) {
+  // Under the lock: partial installs left here are of builds that were killed.
+  std::string partial_prefix = fmt::format(".{}.partial-", directory_name(dependency));
+  for (const auto& entry : fs::directory_iterator(deps_dir, error)) {
+    if (entry.path().filename().string().starts_with(partial_prefix)) {
+      std::error_code ignored;
+      fs::remove_all(entry.path(), ignored);
+    }
+  }
+  fs::path staging = deps_dir / fmt::format("{}{}", partial_prefix, ::getpid());
+  auto status = run_process(
+      {{(venv / "bin" / "pip").string(), "install", "--quiet", "--disable-pip-version-check",
+        "--no-deps", "--require-hashes", "--target", staging.string(), "-r", requirements.string()},
+       log});
+  if (!status || *status != 0) {
     fs::remove_all(staging, error);
     return fail(ErrorKind::not_found,
-                "{}, which could not be installed (pip exit status {}; no access to the package "
-                "index, or a wheel whose sha256 is not {}); see {}. On a machine without the "
-                "index, install it there with `pip install --no-deps --target {} {}` from a "
-                "downloaded wheel",
-                what, status, dependency.sha256, log.string(), target.string(),
-                dependency.requirement);
+                "{}, which could not be installed (pip: {}; no access to the package index, or "
+                "a wheel whose sha256 is not {}); see {}. On a machine without the index, "
+                "install it there with `pip install --no-deps --target {} {}` from a downloaded "
+                "wheel",
+                what, status ? fmt::format("exit status {}", *status) : status.error().message,
+                dependency.sha256, log.string(), target.string(), dependency.requirement);
   }
   if (!fs::exists(staging / dependency.probe, error)) {
     fs::remove_all(staging, error);
     return fail(ErrorKind::not_found, "{}, but the installed wheel has no {}", what,
                 std::string(dependency.probe));
   }
+  // A directory without the probe file (a half-done install by hand) is replaced.
+  fs::remove_all(target, error);
   fs::rename(staging, target, error);
   if (error) {
     fs::remove_all(staging, error);

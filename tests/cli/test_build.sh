@@ -112,7 +112,7 @@ print("group targets ok")
   run "$KGET" build "$KGET_SOURCE_DIR/tests/build/tiny_groups" --matrix "$work/matrix-groups.toml" \
     --out "$groups" --cuda-arch 8.6
   expect_exit 2
-  expect_err "--cuda-arch 8.6: no group of $KGET_SOURCE_DIR/tests/build/tiny_groups/build.toml has such a capability; its groups are sm80 (sm_80), sm90 (sm_90a)"
+  expect_err "--cuda-arch 8.6: $KGET_SOURCE_DIR/tests/build/tiny_groups/build.toml has none of these capabilities; it lists group sm80 (sm_80); group sm90 (sm_90a)"
 fi
 
 # kget push accepts what kget build made.

@@ -16,7 +16,7 @@
 #            16-byte pack count: <...Float32, 4...> or <...Float16, 8...> / <...BFloat16, 8...>
 #            (kernels/common/cuda_common.cuh, Pack<E, kVectorCount<E>>). Each NAME needs at least
 #            COUNT of them (default 1) for every element type, e.g. one per activation, and each
-#            of them at least IN_FLIGHT 128-bit loads in flight (default: default_in_flight).
+#            of them at least IN_FLIGHT 128-bit loads in flight (default 1).
 #
 # Loads in flight: for each LDG.E.128 of a function, the LDG.E.128 issued from it (itself
 # included), in address order, before the first instruction that reads one of its destination
@@ -70,16 +70,6 @@ failures=0
 fail() {
   echo "FAIL: $*"
   failures=$((failures + 1))
-}
-
-# The loads in flight a kernel is written for, where KERNELS does not say: the activation
-# kernels load kUnaryPacks = 4 packs (unary) or kGatedPacks = 2 packs each of gate and up (gated)
-# before they use any (kernels/activation/cuda/activation_cuda.cu). Others: no requirement.
-default_in_flight() {
-  case $1 in
-  unary_kernel | gated_kernel) echo 4 ;;
-  *) echo 1 ;;
-  esac
 }
 
 # Prints "<128-bit loads> <128-bit stores> <128-bit loads in flight> <mangled name>" per function
@@ -180,7 +170,7 @@ check_library() {
     IFS=: read -r -a fields <<<"$entry"
     kernel=${fields[0]}
     minimum=${fields[1]:-1}
-    wanted_in_flight=${fields[2]:-$(default_in_flight "$kernel")}
+    wanted_in_flight=${fields[2]:-1}
     for element in "Float32, 4" "Float16, 8" "BFloat16, 8"; do
       # Demangled: "void ns::kernel<kget_kernels::cuda::Float32, 4, ...>(Args)" or "...4>(Args)".
       awk -F'\t' -v kernel="$kernel" -v element="$element" '
