@@ -17,7 +17,10 @@
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 mode=${1:-}
-stage=$(realpath -m "${2:-$root/gpu-check}")
+# The staged copy (DIR/scripts/gpu-check.sh) defaults to its own folder.
+default_stage=$root/gpu-check
+[ -f "$root/manifest.txt" ] && default_stage=$root
+stage=$(realpath -m "${2:-$default_stage}")
 variant=kget1-cu130-x86_64-linux
 
 usage() {
@@ -140,7 +143,7 @@ run_tests() {
   shift
   local json="$results/tests-$label.json"
   echo "== tests $label: ${env[*]} $(basename "$1") ${*:2}"
-  env "${env[@]}" timeout 240 "$@" --gtest_output="json:$json" >"$results/tests-$label.log" 2>&1
+  env "${env[@]}" timeout 150 "$@" --gtest_output="json:$json" >"$results/tests-$label.log" 2>&1
   local status=$?
   grep -E '^\[  (FAILED|SKIPPED) ' "$results/tests-$label.log" | sort -u | head -n 40
   tail -n 3 "$results/tests-$label.log"
