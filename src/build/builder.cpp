@@ -513,10 +513,13 @@ std::string generate_cmake(const KernelSpec& kernel, const MatrixCell& cell,
         command.push_back(gencode(target));
       }
       command.insert(command.end(), flags.begin(), flags.end());
-      command.insert(command.end(), {source.string(), "-o", object});
-      out += fmt::format(
-          "add_custom_command(OUTPUT {0} COMMAND {1} DEPENDS {2} JOB_POOL nvcc VERBATIM)\n",
-          cmake_quote(object), cmake_list(command), cmake_quote(source.string()));
+      // The headers it includes, for Ninja: a kept work tree rebuilds the unit when one changes.
+      std::string depfile = object + ".d";
+      command.insert(command.end(), {"-MD", "-MF", depfile, source.string(), "-o", object});
+      out += fmt::format("add_custom_command(OUTPUT {0} COMMAND {1} DEPENDS {2} DEPFILE {3} "
+                         "JOB_POOL nvcc VERBATIM)\n",
+                         cmake_quote(object), cmake_list(command), cmake_quote(source.string()),
+                         cmake_quote(depfile));
       out += fmt::format("target_sources(kernel PRIVATE {})\n", cmake_quote(object));
     };
     for (const auto& group : cuda->groups) {

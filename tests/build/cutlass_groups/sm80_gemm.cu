@@ -5,22 +5,12 @@
 //
 // Everything here exists from 8.0 on; the PTX of compute_80 lets the driver compile it for any
 // later GPU, which is what the dispatcher falls back to where the sm90 group has no code.
-#include "common/cuda_common.cuh"
-#include "gemm.h"
-
-// cute/tensor.hpp brings the copy and MMA atoms in the order they need; including an atom header
-// before it does not compile.
-#include <cute/tensor.hpp>
+#include "gemm_tiles.cuh"
 
 namespace cutlass_groups {
 namespace {
 
 using namespace cute;
-
-using TileM = Int<kTile>;
-using TileN = Int<kTile>;
-using TileK = Int<kTile>;
-using Stages = Int<2>;
 
 // Rows of 64 float16 (128 bytes); the XOR swizzle spreads the eight 16-byte chunks of each row
 // over the banks so that ldmatrix's eight row addresses never collide.
@@ -34,52 +24,24 @@ struct SharedStorage {
   alignas(128) half_t b[cosize_v<SmemLayoutB>];
 };
 
-// 128 threads, each moving 16 bytes (8 float16) per cp.async: 16 rows x 64 columns per pass.
-using GmemCopy =
-    decltype(make_tiled_copy(Copy_Atom<SM80_CP_ASYNC_CACHEGLOBAL<uint128_t>, half_t>{},
-                             Layout<Shape<_16, _8>, Stride<_8, _1>>{}, Layout<Shape<_1, _8>>{}));
-
 // 2 x 2 warps of 16x8x16 atoms, each warp covering 16 x 16 of a 32 x 32 block (so that one
 // ldmatrix.x4 feeds two atoms of B); the block repeats 2 x 2 over the 64 x 64 tile.
 using Mma = decltype(make_tiled_mma(SM80_16x8x16_F32F16F16F32_TN{}, Layout<Shape<_2, _2, _1>>{},
                                     Tile<_32, _32, _16>{}));
 using SmemCopyAtom = Copy_Atom<SM75_U32x4_LDSM_N, half_t>;
 
-constexpr int kThreads = 128;
-
-struct Params {
-  int64_t m;
-  int64_t n;
-  int64_t k;
-  float* out;
-  const half_t* a;
-  const half_t* b;
-};
-
 __global__ void __launch_bounds__(kThreads) gemm_sm80_kernel(const Params params) {
   __shared__ SharedStorage storage;
   const int thread = static_cast<int>(threadIdx.x);
-  const int64_t tiles_n = params.n / kTile;
-  const int64_t tile_m = static_cast<int64_t>(blockIdx.x) / tiles_n;
-  const int64_t tile_n = static_cast<int64_t>(blockIdx.x) % tiles_n;
-
-  const Tensor a = make_tensor(make_gmem_ptr(params.a), make_shape(params.m, params.k),
-                               make_stride(params.k, Int<1>{}));
-  const Tensor b = make_tensor(make_gmem_ptr(params.b), make_shape(params.n, params.k),
-                               make_stride(params.k, Int<1>{}));
-  Tensor out = make_tensor(make_gmem_ptr(params.out), make_shape(params.m, params.n),
-                           make_stride(params.n, Int<1>{}));
-  const Tensor a_tiles = local_tile(a, make_shape(TileM{}, TileK{}), make_coord(tile_m, _));
-  const Tensor b_tiles = local_tile(b, make_shape(TileN{}, TileK{}), make_coord(tile_n, _));
-  Tensor out_tile = local_tile(out, make_shape(TileM{}, TileN{}), make_coord(tile_m, tile_n));
+  const auto tiles = block_tiles(params);
 
   Tensor a_stages = make_tensor(make_smem_ptr(storage.a), SmemLayoutA{});
   Tensor b_stages = make_tensor(make_smem_ptr(storage.b), SmemLayoutB{});
 
   GmemCopy gmem_copy;
   const auto copy_slice = gmem_copy.get_slice(thread);
-  const Tensor a_sources = copy_slice.partition_S(a_tiles); // (copy, rows, columns, k tile)
-  const Tensor b_sources = copy_slice.partition_S(b_tiles);
+  const Tensor a_sources = copy_slice.partition_S(tiles.a); // (copy, rows, columns, k tile)
+  const Tensor b_sources = copy_slice.partition_S(tiles.b);
   Tensor a_targets = copy_slice.partition_D(a_stages); // (copy, rows, columns, stage)
   Tensor b_targets = copy_slice.partition_D(b_stages);
 
@@ -87,7 +49,7 @@ __global__ void __launch_bounds__(kThreads) gemm_sm80_kernel(const Params params
   const auto mma_slice = mma.get_slice(thread);
   Tensor a_registers = mma_slice.partition_fragment_A(a_stages(_, _, 0)); // (mma, m, k block)
   Tensor b_registers = mma_slice.partition_fragment_B(b_stages(_, _, 0));
-  Tensor out_part = mma_slice.partition_C(out_tile);
+  Tensor out_part = mma_slice.partition_C(tiles.out);
   Tensor accumulators = mma_slice.make_fragment_C(out_part);
   clear(accumulators);
 
@@ -135,15 +97,7 @@ __global__ void __launch_bounds__(kThreads) gemm_sm80_kernel(const Params params
 } // namespace
 
 int launch_gemm_sm80(const GemmProblem& problem, kget_error* error) {
-  const Params params{problem.m,
-                      problem.n,
-                      problem.k,
-                      problem.out,
-                      static_cast<const half_t*>(problem.a),
-                      static_cast<const half_t*>(problem.b)};
-  const auto tiles = static_cast<unsigned>((problem.m / kTile) * (problem.n / kTile));
-  gemm_sm80_kernel<<<tiles, kThreads, 0, static_cast<cudaStream_t>(problem.stream)>>>(params);
-  return kget_kernels::cuda::check_launch(error, "gemm", problem.device);
+  return launch(gemm_sm80_kernel, problem, error);
 }
 
 } // namespace cutlass_groups
