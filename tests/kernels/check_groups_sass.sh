@@ -33,28 +33,8 @@ if [ ! -f "$library" ]; then
   exit 77
 fi
 
-tools_dir() {
-  local dir
-  for dir in "$venv"/lib/python3*/site-packages/nvidia/cu13/bin; do
-    [ -d "$dir" ] && echo "$dir" && return
-  done
-  return 0
-}
-
-bin=$(tools_dir)
-if [ -z "$bin" ] || [ ! -x "$bin/cuobjdump" ] || [ ! -x "$bin/nvdisasm" ]; then
-  python3 -m venv "$venv"
-  if ! timeout 300 "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    "nvidia-cuda-cuobjdump==13.2.*" "nvidia-cuda-nvdisasm==13.2.*"; then
-    echo "SKIP: pip could not install nvidia-cuda-cuobjdump/nvidia-cuda-nvdisasm into $venv" \
-      "(no access to the package index?)"
-    rm -rf "$venv"
-    exit 77
-  fi
-  bin=$(tools_dir)
-fi
-export PATH="$bin:$PATH" # cuobjdump runs nvdisasm for -sass
-echo "cuobjdump: $(command -v cuobjdump) ($(cuobjdump --version | tail -n 1))"
+. "$(dirname "$0")/cuda_tools.sh"
+use_cuda_tools "$venv"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/kget-groups-sass-XXXXXX")
 trap 'rm -rf "$work"' EXIT

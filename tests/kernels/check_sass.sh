@@ -32,14 +32,6 @@ fi
 venv=$1
 shift
 
-# The wheels' bin directory in the venv, or nothing.
-tools_dir() {
-  local dir
-  for dir in "$venv"/lib/python3*/site-packages/nvidia/cu13/bin; do
-    [ -d "$dir" ] && echo "$dir" && return
-  done
-  return 0
-}
 
 for ((i = 1; i <= $#; i += 2)); do
   library=${!i}
@@ -49,20 +41,8 @@ for ((i = 1; i <= $#; i += 2)); do
   fi
 done
 
-bin=$(tools_dir)
-if [ -z "$bin" ] || [ ! -x "$bin/cuobjdump" ] || [ ! -x "$bin/nvdisasm" ]; then
-  python3 -m venv "$venv"
-  if ! timeout 300 "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    "nvidia-cuda-cuobjdump==13.2.*" "nvidia-cuda-nvdisasm==13.2.*"; then
-    echo "SKIP: pip could not install nvidia-cuda-cuobjdump/nvidia-cuda-nvdisasm into $venv" \
-      "(no access to the package index?)"
-    rm -rf "$venv"
-    exit 77
-  fi
-  bin=$(tools_dir)
-fi
-export PATH="$bin:$PATH" # cuobjdump runs nvdisasm for -sass
-echo "cuobjdump: $(command -v cuobjdump) ($(cuobjdump --version | tail -n 1))"
+. "$(dirname "$0")/cuda_tools.sh"
+use_cuda_tools "$venv"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/kget-sass-XXXXXX")
 trap 'rm -rf "$work"' EXIT
