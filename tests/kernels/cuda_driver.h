@@ -7,6 +7,14 @@
 #include <cstdint>
 #include <string>
 
+// Fails the GoogleTest test with the text when a step (a Driver call, or any function returning
+// the reason it failed) returned one; "" is success.
+#define ASSERT_STEP(expr)                                                                          \
+  do {                                                                                             \
+    const std::string step_failure_ = (expr);                                                      \
+    ASSERT_TRUE(step_failure_.empty()) << step_failure_;                                           \
+  } while (0)
+
 namespace kget_kernel_tests::cuda {
 
 // Driver API types, as cuda.h declares them (ABI-stable since CUDA 3.2).

@@ -26,12 +26,6 @@ namespace {
 
 using cuda::Driver;
 
-#define ASSERT_STEP(expr)                                                                          \
-  do {                                                                                             \
-    const std::string step_failure_ = (expr);                                                      \
-    ASSERT_TRUE(step_failure_.empty()) << step_failure_;                                           \
-  } while (0)
-
 constexpr const char* kSchema = "gemm(Tensor! out, Tensor a, Tensor b, Stream stream) -> ()";
 
 struct Loaded {

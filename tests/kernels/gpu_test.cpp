@@ -41,13 +41,6 @@ namespace {
 
 using cuda::Driver;
 
-// Fails the test with the text when a step returned one ("" is success).
-#define ASSERT_STEP(expr)                                                                          \
-  do {                                                                                             \
-    const std::string step_failure_ = (expr);                                                      \
-    ASSERT_TRUE(step_failure_.empty()) << step_failure_;                                           \
-  } while (0)
-
 constexpr DType kDTypes[] = {DType::kFloat32, DType::kFloat16, DType::kBFloat16};
 
 // ---------------------------------------------------------------------------------------------
