@@ -59,6 +59,14 @@ TEST(Schema, ValidSchemasRoundTripByteForByte) {
       "gemm(Tensor! out, Tensor a, Tensor b, Tensor? scale, ScalarType? out_dtype, Stream "
       "stream) -> ()",
       "f(Tensor! inout) -> ()",
+      // kernels/flash-attn3's ops (docs/attention.md).
+      "mha_fwd(Tensor! out, Tensor! softmax_lse, Tensor q, Tensor k, Tensor v, float "
+      "softmax_scale, bool causal, int window_left, int window_right, float softcap, Stream "
+      "stream) -> ()",
+      "mha_varlen_fwd(Tensor! out, Tensor! softmax_lse, Tensor q, Tensor k, Tensor v, Tensor "
+      "cu_seqlens_q, Tensor cu_seqlens_k, int max_seqlen_q, int max_seqlen_k, float "
+      "softmax_scale, bool causal, int window_left, int window_right, float softcap, Stream "
+      "stream) -> ()",
   };
   for (const auto& text : valid) {
     auto schema = parse_schema(text);
