@@ -176,20 +176,27 @@ int Args::check_kind(size_t index, const char* name, int32_t kind) const {
   return KGET_KERNEL_OK;
 }
 
-int Args::tensor(size_t index, const char* name, Tensor* out) const {
+int Args::dl_tensor(size_t index, const char* name, const DLTensor** out) const {
   KGET_KERNEL_CHECK(check_kind(index, name, KGET_ARG_TENSOR));
   const DLTensor* dl = args_[index].value.tensor;
   if (!dl) {
     return kget_set_error(error_, kInvalid, "argument %zu (%s): the DLTensor pointer is NULL",
                           index, name);
   }
-  const int64_t numel = kget_tensor_numel(dl);
-  if (numel < 0) {
+  if (kget_tensor_numel(dl) < 0) {
     return kget_set_error(error_, kInvalid,
                           "argument %zu (%s): expected ndim >= 0, extents >= 0 and fewer than "
                           "2^63 elements, got a malformed shape (ndim %d)",
                           index, name, static_cast<int>(dl->ndim));
   }
+  *out = dl;
+  return KGET_KERNEL_OK;
+}
+
+int Args::tensor(size_t index, const char* name, Tensor* out) const {
+  const DLTensor* dl = nullptr;
+  KGET_KERNEL_CHECK(dl_tensor(index, name, &dl));
+  const int64_t numel = kget_tensor_numel(dl);
   DType dtype;
   if (!dtype_from_dlpack(dl->dtype, &dtype)) {
     const char* found = kget_dtype_name(dl->dtype);
@@ -216,6 +223,23 @@ int Args::float_value(size_t index, const char* name, double* out) const {
                           index, name, value);
   }
   *out = value;
+  return KGET_KERNEL_OK;
+}
+
+int Args::int_value(size_t index, const char* name, int64_t* out) const {
+  KGET_KERNEL_CHECK(check_kind(index, name, KGET_ARG_INT));
+  *out = args_[index].value.i;
+  return KGET_KERNEL_OK;
+}
+
+int Args::bool_value(size_t index, const char* name, bool* out) const {
+  KGET_KERNEL_CHECK(check_kind(index, name, KGET_ARG_BOOL));
+  const int32_t value = args_[index].value.b;
+  if (value != 0 && value != 1) {
+    return kget_set_error(error_, kInvalid, "argument %zu (%s): expected a bool, 0 or 1, got %d",
+                          index, name, static_cast<int>(value));
+  }
+  *out = value == 1;
   return KGET_KERNEL_OK;
 }
 

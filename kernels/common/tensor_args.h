@@ -54,8 +54,15 @@ public:
   // A non-NULL DLTensor with ndim >= 0, extents >= 0, fewer than 2^63 elements, and dtype
   // float32, float16 or bfloat16 (lanes 1).
   int tensor(size_t index, const char* name, Tensor* out) const;
+  // A non-NULL DLTensor with ndim >= 0, extents >= 0 and fewer than 2^63 elements, of any dtype
+  // (tensor() above adds the dtype check): for ops that take other dtypes, such as int32 offsets.
+  int dl_tensor(size_t index, const char* name, const DLTensor** out) const;
   // A finite float.
   int float_value(size_t index, const char* name, double* out) const;
+  // An int.
+  int int_value(size_t index, const char* name, int64_t* out) const;
+  // A bool, 0 or 1.
+  int bool_value(size_t index, const char* name, bool* out) const;
   // A Stream (its value is the backend's business; CPU ops ignore it).
   int stream(size_t index, const char* name, void** out) const;
 

@@ -47,33 +47,12 @@ std::string shape_text(const DLTensor* tensor) {
   return text + "]";
 }
 
-int check_kind(const kget_arg* args, size_t index, const char* name, int32_t kind,
-               kget_error* error) {
-  if (args[index].kind != kind) {
-    return kget_set_error(error, kInvalid, "argument %zu (%s): expected a %s, got %s", index, name,
-                          kget_arg_kind_name(kind), kget_arg_kind_name(args[index].kind));
-  }
-  return KGET_KERNEL_OK;
-}
-
-int read_bool(const kget_arg* args, size_t index, const char* name, bool* out, kget_error* error) {
-  KGET_KERNEL_CHECK(check_kind(args, index, name, KGET_ARG_BOOL, error));
-  const int32_t value = args[index].value.b;
-  if (value != 0 && value != 1) {
-    return kget_set_error(error, kInvalid, "argument %zu (%s): expected a bool, 0 or 1, got %d",
-                          index, name, static_cast<int>(value));
-  }
-  *out = value == 1;
-  return KGET_KERNEL_OK;
-}
-
 // A window size: -1 (unbounded) or a number of keys >= 0.
-int read_window(const kget_arg* args, size_t index, const char* name, int64_t* out,
-                kget_error* error) {
-  KGET_KERNEL_CHECK(check_kind(args, index, name, KGET_ARG_INT, error));
-  const int64_t value = args[index].value.i;
+int read_window(const Args& args, size_t index, const char* name, int64_t* out) {
+  int64_t value = 0;
+  KGET_KERNEL_CHECK(args.int_value(index, name, &value));
   if (value < -1) {
-    return kget_set_error(error, kInvalid,
+    return kget_set_error(args.error(), kInvalid,
                           "argument %zu (%s): expected -1 (unbounded) or a number of keys >= 0, "
                           "got %" PRId64,
                           index, name, value);
@@ -83,12 +62,11 @@ int read_window(const kget_arg* args, size_t index, const char* name, int64_t* o
 }
 
 // A max_seqlen: 0 to INT32_MAX (cu_seqlens are int32).
-int read_max_seqlen(const kget_arg* args, size_t index, const char* name, int64_t* out,
-                    kget_error* error) {
-  KGET_KERNEL_CHECK(check_kind(args, index, name, KGET_ARG_INT, error));
-  const int64_t value = args[index].value.i;
+int read_max_seqlen(const Args& args, size_t index, const char* name, int64_t* out) {
+  int64_t value = 0;
+  KGET_KERNEL_CHECK(args.int_value(index, name, &value));
   if (value < 0 || value > INT32_MAX) {
-    return kget_set_error(error, kInvalid,
+    return kget_set_error(args.error(), kInvalid,
                           "argument %zu (%s): expected a length from 0 to %d, got %" PRId64, index,
                           name, INT32_MAX, value);
   }
@@ -109,23 +87,13 @@ int read_float32(const Args& args, size_t index, const char* name, double low, f
 }
 
 // An int32 cu_seqlens tensor: shape [batch + 1], contiguous, readable host memory. Args::tensor
-// takes floating-point dtypes only, so this reads the argument itself and fills a Tensor whose
-// dtype field is only a 4-byte placeholder for the memory checks.
-int read_cu_seqlens(const kget_arg* args, size_t index, const char* name, Tensor* out,
-                    kget_error* error) {
-  KGET_KERNEL_CHECK(check_kind(args, index, name, KGET_ARG_TENSOR, error));
-  const DLTensor* dl = args[index].value.tensor;
-  if (!dl) {
-    return kget_set_error(error, kInvalid, "argument %zu (%s): the DLTensor pointer is NULL", index,
-                          name);
-  }
+// takes floating-point dtypes only, so this takes the DLTensor from Args::dl_tensor and fills a
+// Tensor whose dtype field is only a 4-byte placeholder for the memory checks.
+int read_cu_seqlens(const Args& args, size_t index, const char* name, Tensor* out) {
+  kget_error* error = args.error();
+  const DLTensor* dl = nullptr;
+  KGET_KERNEL_CHECK(args.dl_tensor(index, name, &dl));
   const int64_t numel = kget_tensor_numel(dl);
-  if (numel < 0) {
-    return kget_set_error(error, kInvalid,
-                          "argument %zu (%s): expected ndim >= 0, extents >= 0 and fewer than "
-                          "2^63 elements, got a malformed shape (ndim %d)",
-                          index, name, static_cast<int>(dl->ndim));
-  }
   if (!kget_dtype_is(dl->dtype, kDLInt, 32)) {
     const char* found = kget_dtype_name(dl->dtype);
     return kget_set_error(error, kInvalid,
@@ -215,12 +183,11 @@ struct Options {
 };
 
 // The five scalars from `first` on: softmax_scale, causal, window_left, window_right, softcap.
-int read_options(const Args& args, const kget_arg* raw, size_t first, Options* options) {
-  kget_error* error = args.error();
+int read_options(const Args& args, size_t first, Options* options) {
   KGET_KERNEL_CHECK(read_float32(args, first, "softmax_scale", -FLT_MAX, &options->softmax_scale));
-  KGET_KERNEL_CHECK(read_bool(raw, first + 1, "causal", &options->causal, error));
-  KGET_KERNEL_CHECK(read_window(raw, first + 2, "window_left", &options->window_left, error));
-  KGET_KERNEL_CHECK(read_window(raw, first + 3, "window_right", &options->window_right, error));
+  KGET_KERNEL_CHECK(args.bool_value(first + 1, "causal", &options->causal));
+  KGET_KERNEL_CHECK(read_window(args, first + 2, "window_left", &options->window_left));
+  KGET_KERNEL_CHECK(read_window(args, first + 3, "window_right", &options->window_right));
   KGET_KERNEL_CHECK(read_float32(args, first + 4, "softcap", 0.0, &options->softcap));
   return KGET_KERNEL_OK;
 }
@@ -285,7 +252,7 @@ int mha_fwd(const kget_arg* raw_args, size_t nargs, kget_error* error) {
   KGET_KERNEL_CHECK(args.tensor(2, "q", &q));
   KGET_KERNEL_CHECK(args.tensor(3, "k", &k));
   KGET_KERNEL_CHECK(args.tensor(4, "v", &v));
-  KGET_KERNEL_CHECK(read_options(args, raw_args, 5, &options));
+  KGET_KERNEL_CHECK(read_options(args, 5, &options));
   KGET_KERNEL_CHECK(args.stream(10, "stream", &problem.stream));
 
   const Tensor* tensors[] = {&out, &lse, &q, &k, &v};
@@ -404,11 +371,11 @@ int mha_varlen_fwd(const kget_arg* raw_args, size_t nargs, kget_error* error) {
   KGET_KERNEL_CHECK(args.tensor(2, "q", &q));
   KGET_KERNEL_CHECK(args.tensor(3, "k", &k));
   KGET_KERNEL_CHECK(args.tensor(4, "v", &v));
-  KGET_KERNEL_CHECK(read_cu_seqlens(raw_args, 5, "cu_seqlens_q", &cu_q, error));
-  KGET_KERNEL_CHECK(read_cu_seqlens(raw_args, 6, "cu_seqlens_k", &cu_k, error));
-  KGET_KERNEL_CHECK(read_max_seqlen(raw_args, 7, "max_seqlen_q", &max_seqlen_q, error));
-  KGET_KERNEL_CHECK(read_max_seqlen(raw_args, 8, "max_seqlen_k", &max_seqlen_k, error));
-  KGET_KERNEL_CHECK(read_options(args, raw_args, 9, &options));
+  KGET_KERNEL_CHECK(read_cu_seqlens(args, 5, "cu_seqlens_q", &cu_q));
+  KGET_KERNEL_CHECK(read_cu_seqlens(args, 6, "cu_seqlens_k", &cu_k));
+  KGET_KERNEL_CHECK(read_max_seqlen(args, 7, "max_seqlen_q", &max_seqlen_q));
+  KGET_KERNEL_CHECK(read_max_seqlen(args, 8, "max_seqlen_k", &max_seqlen_k));
+  KGET_KERNEL_CHECK(read_options(args, 9, &options));
   KGET_KERNEL_CHECK(args.stream(14, "stream", &problem.stream));
 
   const Tensor* tensors[] = {&out, &lse, &q, &k, &v, &cu_q, &cu_k};
